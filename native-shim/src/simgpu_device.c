@@ -1,0 +1,97 @@
+/* The simulated device and its context: lazy initialisation, device queries, reset. */
+#include "simgpu_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+simgpu_global g = {
+    .mu = PTHREAD_MUTEX_INITIALIZER,
+    .cv = PTHREAD_COND_INITIALIZER,
+    .cc_mu = PTHREAD_MUTEX_INITIALIZER,
+    .cc_cv = PTHREAD_COND_INITIALIZER,
+    .cfg = {.log_level = SIMGPU_LOG_ERROR},
+};
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static __thread int current_device;
+
+static void init(void) {
+    if (simgpu_config_load(&g.cfg)) {
+        g.init_failed = 1;
+        return;
+    }
+    if (simgpu_memory_init(g.cfg.memory_bytes) || simgpu_streams_init() || (g.cfg.cc_on && simgpu_cc_init())) {
+        simgpu_log(SIMGPU_LOG_ERROR, "initialisation failed; every CUDA call returns cudaErrorInitializationError");
+        g.init_failed = 1;
+        return;
+    }
+    simgpu_log(SIMGPU_LOG_INFO, "simulated H100, CC %s, PCIe %.1f GB/s, chunk %llu B, verify %s",
+               g.cfg.cc_on ? "on" : "off", g.cfg.pcie_gbps, (unsigned long long)g.cfg.chunk_bytes,
+               g.cfg.verify_every == 1 ? "full" : "sampled");
+}
+
+/* Like the real runtime, the first call initialises device 0 implicitly: cudaSetDevice is optional. */
+cudaError_t simgpu_enter(void) {
+    pthread_once(&init_once, init);
+    if (g.init_failed) return cudaErrorInitializationError;
+    return simgpu_poisoned();
+}
+
+__attribute__((destructor)) static void at_unload(void) {
+    if (g.cfg.stats_path[0]) simgpu_stats_write();
+}
+
+SIMGPU_API cudaError_t cudaGetDeviceCount(int *count) {
+    pthread_once(&init_once, init);
+    if (!count) return simgpu_ret(cudaErrorInvalidValue);
+    if (g.init_failed) {
+        *count = 0;
+        return simgpu_ret(cudaErrorInitializationError);
+    }
+    *count = 1;
+    return cudaSuccess;
+}
+
+SIMGPU_API cudaError_t cudaSetDevice(int device) {
+    cudaError_t e = simgpu_enter();
+    if (e) return simgpu_ret(e);
+    if (device != 0) return simgpu_ret(cudaErrorInvalidDevice);
+    current_device = device;
+    return cudaSuccess;
+}
+
+SIMGPU_API cudaError_t cudaGetDevice(int *device) {
+    cudaError_t e = simgpu_enter();
+    if (e) return simgpu_ret(e);
+    if (!device) return simgpu_ret(cudaErrorInvalidValue);
+    *device = current_device;
+    return cudaSuccess;
+}
+
+SIMGPU_API cudaError_t cudaDriverGetVersion(int *v) {
+    if (!v) return simgpu_ret(cudaErrorInvalidValue);
+    *v = 13000;   /* an R580 driver: CUDA 13.0 */
+    return cudaSuccess;
+}
+
+SIMGPU_API cudaError_t cudaRuntimeGetVersion(int *v) {
+    if (!v) return simgpu_ret(cudaErrorInvalidValue);
+    *v = SIMGPU_RUNTIME_VERSION;
+    return cudaSuccess;
+}
+
+SIMGPU_API cudaError_t cudaDeviceReset(void) {
+    cudaError_t e = simgpu_enter();
+    if (e) return simgpu_ret(e);
+    /* Waits for the device, then destroys everything the context owned; stale handles and
+     * pointers are rejected afterwards. A poisoned context stays poisoned (sticky). */
+    simgpu_streams_reset();
+    simgpu_memory_reset();
+    if (g.cfg.cc_on) simgpu_cc_reset();
+    return cudaSuccess;
+}
+
+SIMGPU_API int simgpuCcEnabled(void) {
+    pthread_once(&init_once, init);
+    return !g.init_failed && g.cfg.cc_on;
+}
