@@ -9,9 +9,9 @@
  * before each message, one message per chunk of a copy.
  *
  * The driver side calls OpenSSL's EVP through the dynamic linker, so a preloaded library can
- * interpose it. The copy-engine side uses a private libcrypto loaded with dlmopen into its own
- * link-map namespace, which preloaded libraries never reach: an interposer can change what the
- * driver sends, never how the CE checks it. The CE decrypts with the IV *it* expects next and
+ * interpose it. The copy-engine side uses a private copy of libcrypto that preloaded libraries
+ * never reach (see load_ce_crypto): an interposer can change what the driver sends, never how the
+ * CE checks it. The CE decrypts with the IV *it* expects next and
  * writes plaintext to device memory only after the tag verified; a failure poisons the context.
  *
  * Ordering: H2D messages are produced under h2d.driver_mu (a whole copy at a time, and the op is
@@ -85,10 +85,23 @@ static __thread EVP_CIPHER_CTX *ce_ctx_tls, *drv_ctx_tls;
 static void free_ce_ctx(void *p) { if (ce_crypto.ctx_free) ce_crypto.ctx_free(p); }
 static void free_drv_ctx(void *p) { EVP_CIPHER_CTX_free(p); }
 
+/*
+ * The copy engine must not go through anything a preloaded library can interpose. simgpu loads a
+ * private copy of libcrypto (copied next to it at build time, so the dynamic linker treats it as a
+ * different object) with RTLD_DEEPBIND: its own internal calls bind to itself, never to an
+ * interposer. (dlmopen into a new link-map namespace was tried first: its second libc crashed
+ * inside OpenSSL's locks in a Python host.)
+ */
 static int load_ce_crypto(void) {
-    void *h = dlmopen(LM_ID_NEWLM, "libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+    Dl_info self;
+    char path[4096];
+    if (!dladdr((void *)load_ce_crypto, &self) || !self.dli_fname) return -1;
+    const char *slash = strrchr(self.dli_fname, '/');
+    int dir_len = slash ? (int)(slash - self.dli_fname) : 1;
+    snprintf(path, sizeof path, "%.*s/libsimgpu-ce-crypto.so", dir_len, slash ? self.dli_fname : ".");
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
     if (!h) {
-        simgpu_log(SIMGPU_LOG_ERROR, "cannot load a private libcrypto.so.3 for the copy engine: %s", dlerror());
+        simgpu_log(SIMGPU_LOG_ERROR, "cannot load the copy engine's private libcrypto %s: %s", path, dlerror());
         return -1;
     }
     ce_crypto.handle = h;
