@@ -142,10 +142,10 @@ void simgpu_poison(cudaError_t err, const char *why) {
         simgpu_log(SIMGPU_LOG_ERROR, "%s", line);
     }
     pthread_mutex_lock(&g.cc_mu);
-    pthread_cond_broadcast(&g.cc_cv);
+    simgpu_wake_cc();
     pthread_mutex_unlock(&g.cc_mu);
     pthread_mutex_lock(&g.mu);
-    pthread_cond_broadcast(&g.cv);
+    simgpu_wake_sched();
     pthread_mutex_unlock(&g.mu);
 }
 
@@ -316,7 +316,7 @@ static int sampled_out(uint64_t seq) {
 
 static void slots_release_locked(cc_channel *ch, simgpu_op *op, size_t from, size_t to) {
     for (size_t i = from; i < to; i++) ch->free_slots[ch->n_free++] = op->u.copy.msgs[i].slot;
-    pthread_cond_broadcast(&g.cc_cv);
+    simgpu_wake_cc();
 }
 
 static int alloc_msgs(simgpu_op *op) {
@@ -371,7 +371,7 @@ cudaError_t simgpu_cc_h2d_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_
         unsigned char iv[12], key[32];
         pthread_mutex_lock(&g.cc_mu);
         if (!ch->n_free && !simgpu_poisoned()) simgpu_count(ST_BOUNCE_WAITS, 1);
-        while (!ch->n_free && !simgpu_poisoned()) pthread_cond_wait(&g.cc_cv, &g.cc_mu);
+        while (!ch->n_free && !simgpu_poisoned()) simgpu_wait_cc();
         if (simgpu_poisoned()) {
             pthread_mutex_unlock(&g.cc_mu);
             break;
@@ -392,12 +392,12 @@ cudaError_t simgpu_cc_h2d_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_
         pthread_mutex_lock(&g.cc_mu);
         if (simgpu_poisoned()) {
             ch->free_slots[ch->n_free++] = slot;   /* the CE may have left: give the slot back here */
-            pthread_cond_broadcast(&g.cc_cv);
+            simgpu_wake_cc();
             pthread_mutex_unlock(&g.cc_mu);
             break;
         }
         op->u.copy.produced = i + 1;
-        pthread_cond_broadcast(&g.cc_cv);
+        simgpu_wake_cc();
         pthread_mutex_unlock(&g.cc_mu);
     }
     pthread_mutex_unlock(&ch->driver_mu);
@@ -425,7 +425,7 @@ static void h2d_execute(simgpu_op *op) {
         unsigned char iv[12], key[32];
         pthread_mutex_lock(&g.cc_mu);
         while (!(op->u.copy.produced > i && ch->ce.seq == m->seq) && !simgpu_poisoned())
-            pthread_cond_wait(&g.cc_cv, &g.cc_mu);
+            simgpu_wait_cc();
         if (simgpu_poisoned()) {
             slots_release_locked(ch, op, i, op->u.copy.produced);
             pthread_mutex_unlock(&g.cc_mu);
@@ -434,7 +434,7 @@ static void h2d_execute(simgpu_op *op) {
         uint64_t seq = ch->ce.seq;
         int rc = cursor_next(ch, &ch->ce, m->len, iv);   /* the IV the CE expects, never the sender's */
         memcpy(key, ch->ce.key, sizeof key);
-        pthread_cond_broadcast(&g.cc_cv);
+        simgpu_wake_cc();
         pthread_mutex_unlock(&g.cc_mu);
         unsigned char *cipher = (unsigned char *)ch->cipher + (size_t)m->slot * chunk;
         unsigned char *plain = (unsigned char *)ch->plain + (size_t)m->slot * chunk;
@@ -457,7 +457,7 @@ static void h2d_execute(simgpu_op *op) {
         simgpu_scatter(c, m->offset, m->len, (const char *)plain);
         pthread_mutex_lock(&g.cc_mu);
         ch->free_slots[ch->n_free++] = m->slot;
-        pthread_cond_broadcast(&g.cc_cv);
+        simgpu_wake_cc();
         pthread_mutex_unlock(&g.cc_mu);
     }
 }
@@ -489,7 +489,7 @@ static void d2h_execute(simgpu_op *op) {
         size_t off = i * chunk, len = total - off < chunk ? total - off : chunk;
         unsigned char iv[12], key[32];
         pthread_mutex_lock(&g.cc_mu);
-        while (!ch->n_free && !simgpu_poisoned()) pthread_cond_wait(&g.cc_cv, &g.cc_mu);
+        while (!ch->n_free && !simgpu_poisoned()) simgpu_wait_cc();
         if (simgpu_poisoned()) {
             pthread_mutex_unlock(&g.cc_mu);
             break;
@@ -506,13 +506,13 @@ static void d2h_execute(simgpu_op *op) {
         pthread_mutex_lock(&g.cc_mu);
         if (simgpu_poisoned()) {
             ch->free_slots[ch->n_free++] = slot;
-            pthread_cond_broadcast(&g.cc_cv);
+            simgpu_wake_cc();
             pthread_mutex_unlock(&g.cc_mu);
             break;
         }
         op->u.copy.msgs[i] = m;
         op->u.copy.produced = i + 1;
-        pthread_cond_broadcast(&g.cc_cv);
+        simgpu_wake_cc();
         pthread_mutex_unlock(&g.cc_mu);
     }
     pthread_mutex_unlock(&ch->ce_mu);
@@ -558,7 +558,7 @@ cudaError_t simgpu_cc_d2h_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_
         unsigned char iv[12], key[32];
         pthread_mutex_lock(&g.cc_mu);
         while (!(op->u.copy.produced > i && ch->drv.seq == msgs[i].seq) && !simgpu_poisoned())
-            pthread_cond_wait(&g.cc_cv, &g.cc_mu);
+            simgpu_wait_cc();
         if (simgpu_poisoned()) {
             slots_release_locked(ch, op, i, op->u.copy.produced);
             pthread_mutex_unlock(&g.cc_mu);
@@ -567,7 +567,7 @@ cudaError_t simgpu_cc_d2h_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_
         uint64_t seq = ch->drv.seq;
         int rc = cursor_next(ch, &ch->drv, msgs[i].len, iv);
         memcpy(key, ch->drv.key, sizeof key);
-        pthread_cond_broadcast(&g.cc_cv);
+        simgpu_wake_cc();
         pthread_mutex_unlock(&g.cc_mu);
         const unsigned char *in = (const unsigned char *)ch->cipher + (size_t)msgs[i].slot * chunk;
         if (rc || driver_decrypt(c, msgs[i].offset, msgs[i].len, key, iv, in, msgs[i].tag)) {
@@ -592,7 +592,7 @@ cudaError_t simgpu_cc_d2h_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_
         simgpu_count(ST_VERIFIED_MESSAGES, 1);
         pthread_mutex_lock(&g.cc_mu);
         ch->free_slots[ch->n_free++] = msgs[i].slot;
-        pthread_cond_broadcast(&g.cc_cv);
+        simgpu_wake_cc();
         pthread_mutex_unlock(&g.cc_mu);
     }
     simgpu_op_release(op);

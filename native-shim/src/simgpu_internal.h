@@ -51,6 +51,14 @@ uint64_t simgpu_now_ns(void);
 void simgpu_sleep_until(uint64_t deadline_ns);
 uint64_t simgpu_transfer_ns(uint64_t bytes, double gbps);
 
+/* Condition waits that spin briefly before blocking, as the CUDA runtime's default sync does:
+ * a futex wake-up costs tens of microseconds here, more than a small copy's modelled time.
+ * The mutex is held on entry and exit; wake calls must be made with the mutex held. */
+void simgpu_wait_sched(void);
+void simgpu_wake_sched(void);
+void simgpu_wait_cc(void);
+void simgpu_wake_cc(void);
+
 /* ---- errors (simgpu_error.c) ---- */
 cudaError_t simgpu_ret(cudaError_t err);          /* records err as the thread's last error */
 
@@ -194,6 +202,8 @@ typedef struct simgpu_global {
     pthread_mutex_t cc_mu;
     pthread_cond_t cc_cv;
     _Atomic int poison;          /* sticky cudaError_t, 0 = healthy */
+    _Atomic uint64_t sched_gen;  /* bumped (under g.mu) at every g.cv broadcast */
+    _Atomic uint64_t cc_gen;     /* bumped (under g.cc_mu) at every g.cc_cv broadcast */
     int device_set;
 } simgpu_global;
 

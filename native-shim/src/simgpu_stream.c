@@ -158,14 +158,14 @@ static uint64_t execute(simgpu_stream *s, simgpu_op *op, uint64_t earliest) {
             e->gen_done = op->u.record.gen;
             e->time_ns = earliest;
         }
-        pthread_cond_broadcast(&g.cv);
+        simgpu_wake_sched();
         pthread_mutex_unlock(&g.mu);
         return earliest;
     }
     case OP_WAIT: {
         simgpu_event *e = op->u.wait.ev;
         pthread_mutex_lock(&g.mu);
-        while (e->gen_done < op->u.wait.gen) pthread_cond_wait(&g.cv, &g.mu);
+        while (e->gen_done < op->u.wait.gen) simgpu_wait_sched();
         uint64_t t = e->time_ns;
         pthread_mutex_unlock(&g.mu);
         return max_u64(earliest, t);
@@ -179,7 +179,7 @@ static void complete_locked(simgpu_stream *s, simgpu_op *op, uint64_t end) {
     s->last_end_ns = max_u64(s->last_end_ns, end);
     s->completed = op->seq;
     s->executing = 0;
-    pthread_cond_broadcast(&g.cv);
+    simgpu_wake_sched();
 }
 
 static void stream_put_locked(simgpu_stream *s) {
@@ -194,7 +194,7 @@ static void *worker_main(void *arg) {
     pthread_mutex_lock(&g.mu);
     for (;;) {
         while ((!s->head || s->executing) && !(s->destroyed && !s->head && !s->executing))
-            pthread_cond_wait(&g.cv, &g.mu);
+            simgpu_wait_sched();
         if (!s->head) break;   /* destroyed and drained */
         simgpu_op *op = s->head;
         s->head = op->next;
@@ -269,7 +269,7 @@ static void fence_locked(simgpu_stream *s, simgpu_stream *t) {
         free(rec);
         free(wait);
         uint64_t target = t->submitted;
-        while (t->completed < target) pthread_cond_wait(&g.cv, &g.mu);
+        while (t->completed < target) simgpu_wait_sched();
         return;
     }
     uint64_t gen = ++t->fence->gen_recorded;
@@ -305,7 +305,7 @@ uint64_t simgpu_submit(simgpu_stream *s, simgpu_op *op) {
     implicit_sync_locked(s);
     append_locked(s, op);
     uint64_t seq = op->seq;
-    pthread_cond_broadcast(&g.cv);
+    simgpu_wake_sched();
     pthread_mutex_unlock(&g.mu);
     return seq;
 }
@@ -331,7 +331,7 @@ int simgpu_try_inline(simgpu_stream *s, simgpu_op *op) {
 
 void simgpu_wait_seq(simgpu_stream *s, uint64_t seq) {
     pthread_mutex_lock(&g.mu);
-    while (s->completed < seq) pthread_cond_wait(&g.cv, &g.mu);
+    while (s->completed < seq) simgpu_wait_sched();
     pthread_mutex_unlock(&g.mu);
 }
 
@@ -340,7 +340,7 @@ static void per_thread_exit(void *arg) {
     pthread_mutex_lock(&g.mu);
     remove_ptr((void **)streams, &n_streams, s);
     s->destroyed = 1;
-    pthread_cond_broadcast(&g.cv);
+    simgpu_wake_sched();
     stream_put_locked(s);   /* the thread's reference; the worker frees the stream once drained */
     pthread_mutex_unlock(&g.mu);
 }
@@ -366,7 +366,7 @@ simgpu_stream *simgpu_stream_get(cudaStream_t h) {
             if (rc) {
                 n->destroyed = 1;
                 stream_put_locked(n);
-                pthread_cond_broadcast(&g.cv);
+                simgpu_wake_sched();
             }
             pthread_mutex_unlock(&g.mu);
             if (rc) return NULL;
@@ -400,11 +400,11 @@ simgpu_event *simgpu_event_lookup(cudaEvent_t h) {
 void simgpu_device_synchronize_all(void) {
     pthread_mutex_lock(&g.mu);
     uint64_t target = legacy->submitted;
-    while (legacy->completed < target) pthread_cond_wait(&g.cv, &g.mu);
+    while (legacy->completed < target) simgpu_wait_sched();
     for (size_t i = 0; i < n_streams; i++) {
         simgpu_stream *s = streams[i];
         target = s->submitted;
-        while (s->completed < target) pthread_cond_wait(&g.cv, &g.mu);
+        while (s->completed < target) simgpu_wait_sched();
     }
     pthread_mutex_unlock(&g.mu);
 }
@@ -424,7 +424,7 @@ void simgpu_streams_reset(void) {
     n_streams = kept;
     for (size_t i = 0; i < n_events; i++) event_put_locked(events[i]);
     n_events = 0;
-    pthread_cond_broadcast(&g.cv);
+    simgpu_wake_sched();
     pthread_mutex_unlock(&g.mu);
 }
 
@@ -451,7 +451,7 @@ SIMGPU_API cudaError_t cudaStreamCreateWithPriority(cudaStream_t *pStream, unsig
     if (rc) {
         s->destroyed = 1;
         stream_put_locked(s);
-        pthread_cond_broadcast(&g.cv);
+        simgpu_wake_sched();
     }
     pthread_mutex_unlock(&g.mu);
     if (rc) return simgpu_ret(cudaErrorMemoryAllocation);
@@ -479,7 +479,7 @@ SIMGPU_API cudaError_t cudaStreamDestroy(cudaStream_t h) {
         /* Work already queued still runs; the worker frees the stream when it has drained. */
         s->destroyed = 1;
         stream_put_locked(s);
-        pthread_cond_broadcast(&g.cv);
+        simgpu_wake_sched();
     }
     pthread_mutex_unlock(&g.mu);
     return found ? cudaSuccess : simgpu_ret(cudaErrorInvalidResourceHandle);
@@ -642,7 +642,7 @@ SIMGPU_API cudaError_t cudaEventRecord(cudaEvent_t h, cudaStream_t sh) {
     op->u.record.gen = ++ev->gen_recorded;
     implicit_sync_locked(s);
     append_locked(s, op);
-    pthread_cond_broadcast(&g.cv);
+    simgpu_wake_sched();
     pthread_mutex_unlock(&g.mu);
     simgpu_stream_put(s);
     return cudaSuccess;
@@ -678,7 +678,7 @@ SIMGPU_API cudaError_t cudaStreamWaitEvent(cudaStream_t sh, cudaEvent_t h, unsig
         op->u.wait.gen = ev->gen_recorded;
         implicit_sync_locked(s);
         append_locked(s, op);
-        pthread_cond_broadcast(&g.cv);
+        simgpu_wake_sched();
     }
     pthread_mutex_unlock(&g.mu);
     simgpu_stream_put(s);
@@ -707,7 +707,7 @@ SIMGPU_API cudaError_t cudaEventSynchronize(cudaEvent_t h) {
     }
     ev->refs++;
     uint64_t gen = ev->gen_recorded;
-    while (ev->gen_done < gen) pthread_cond_wait(&g.cv, &g.mu);
+    while (ev->gen_done < gen) simgpu_wait_sched();
     event_put_locked(ev);
     pthread_mutex_unlock(&g.mu);
     return simgpu_ret(simgpu_poisoned());
