@@ -7,6 +7,7 @@
  */
 #include "simgpu_internal.h"
 
+#include <stdint.h>
 #include <string.h>
 
 size_t simgpu_copy_bytes(const simgpu_copy *c) { return c->width * c->height; }
@@ -89,6 +90,9 @@ static cudaError_t do_copy(void *dst, size_t dpitch, const void *src, size_t spi
         return (int)kind < 0 || kind > cudaMemcpyDefault ? simgpu_ret(cudaErrorInvalidMemcpyDirection) : cudaSuccess;
     }
     if (!dst || !src) return simgpu_ret(cudaErrorInvalidValue);
+    if (width > SIZE_MAX / height || (height > 1 && (dpitch > (SIZE_MAX - width) / (height - 1) ||
+                                                     spitch > (SIZE_MAX - width) / (height - 1))))
+        return simgpu_ret(cudaErrorInvalidValue);   /* sizes that wrap around the address space */
     simgpu_copy c = {(char *)dst, (const char *)src, dpitch, spitch, width, height, DIR_H2H};
     if ((e = classify(dst, src, kind, &c.dir))) return simgpu_ret(e);
     if ((e = validate(&c))) return simgpu_ret(e);

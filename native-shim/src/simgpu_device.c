@@ -14,6 +14,11 @@ simgpu_global g = {
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static __thread int current_device;
+static int forked_child;
+
+/* A child forked after CUDA started has none of the parent's threads: like the real runtime, it
+ * cannot use the inherited context, and says so instead of hanging. */
+static void after_fork_in_child(void) { forked_child = 1; }
 
 static void init(void) {
     if (simgpu_config_load(&g.cfg)) {
@@ -25,6 +30,7 @@ static void init(void) {
         g.init_failed = 1;
         return;
     }
+    pthread_atfork(NULL, NULL, after_fork_in_child);
     simgpu_log(SIMGPU_LOG_INFO, "simulated H100, CC %s, PCIe %.1f GB/s, chunk %llu B, verify %s",
                g.cfg.cc_on ? "on" : "off", g.cfg.pcie_gbps, (unsigned long long)g.cfg.chunk_bytes,
                g.cfg.verify_every == 1 ? "full" : "sampled");
@@ -34,6 +40,13 @@ static void init(void) {
 cudaError_t simgpu_enter(void) {
     pthread_once(&init_once, init);
     if (g.init_failed) return cudaErrorInitializationError;
+    if (forked_child) {
+        static int reported;
+        if (!reported++)
+            simgpu_log(SIMGPU_LOG_ERROR, "this process was forked after CUDA was initialised in its parent; "
+                       "the context cannot be used here (cudaErrorInitializationError)");
+        return cudaErrorInitializationError;
+    }
     return simgpu_poisoned();
 }
 

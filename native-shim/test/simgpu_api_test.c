@@ -3,6 +3,7 @@
 #include <cuda_runtime_api.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "simgpu.h"
@@ -259,6 +260,30 @@ TEST_CASE(legacy_stream_synchronises_with_blocking_streams) {
     cudaStreamDestroy(blocking_s);
     cudaStreamDestroy(nonblocking_s);
     cudaGetLastError();
+}
+
+TEST_CASE(sizes_that_wrap_around_are_refused) {
+    char *d = NULL, host[16];
+    REQUIRE(cudaMalloc((void **)&d, 64) == cudaSuccess);
+    CHECK_EQ(cudaMemcpy2D(d, SIZE_MAX / 2, host, 16, 16, 4, cudaMemcpyHostToDevice), cudaErrorInvalidValue);
+    CHECK_EQ(cudaMemcpy2D(d, SIZE_MAX / 2, host, SIZE_MAX / 2, SIZE_MAX / 2, 3, cudaMemcpyHostToDevice), cudaErrorInvalidValue);
+    CHECK_EQ(cudaMemcpy(d, host, SIZE_MAX, cudaMemcpyHostToDevice), cudaErrorInvalidValue);
+    cudaFree(d);
+    cudaGetLastError();
+}
+
+TEST_CASE(a_forked_child_cannot_use_the_parents_context) {
+    void *d = NULL;
+    REQUIRE(cudaMalloc(&d, 16) == cudaSuccess);
+    pid_t pid = fork();
+    if (pid == 0) {
+        void *x = NULL;
+        _exit(cudaMalloc(&x, 16) == cudaErrorInitializationError ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ(cudaFree(d), cudaSuccess);   /* the parent is unaffected */
 }
 
 TEST_CASE(kernel_launch_is_refused_clearly) {
