@@ -92,6 +92,10 @@ static void free_drv_ctx(void *p) { EVP_CIPHER_CTX_free(p); }
  * interposer. (dlmopen into a new link-map namespace was tried first: its second libc crashed
  * inside OpenSSL's locks in a Python host.)
  */
+#ifndef SIMGPU_CE_DEEPBIND
+#define SIMGPU_CE_DEEPBIND RTLD_DEEPBIND   /* sanitizer builds pass 0: their runtimes refuse DEEPBIND */
+#endif
+
 static int load_ce_crypto(void) {
     Dl_info self;
     char path[4096];
@@ -99,7 +103,7 @@ static int load_ce_crypto(void) {
     const char *slash = strrchr(self.dli_fname, '/');
     int dir_len = slash ? (int)(slash - self.dli_fname) : 1;
     snprintf(path, sizeof path, "%.*s/libsimgpu-ce-crypto.so", dir_len, slash ? self.dli_fname : ".");
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | SIMGPU_CE_DEEPBIND);
     if (!h) {
         simgpu_log(SIMGPU_LOG_ERROR, "cannot load the copy engine's private libcrypto %s: %s", path, dlerror());
         return -1;

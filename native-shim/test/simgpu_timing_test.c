@@ -1,6 +1,6 @@
 /* The timing model: event times match size/bandwidth + latency, engines serialise per direction
  * and overlap across directions, async semantics for pinned/pageable memory, host-synchronous CC.
- * Run with SIMGPU_PCIE_GBPS=1 so that every modelled copy outlasts simgpu's own memcpy. */
+ * Run with SIMGPU_PCIE_GBPS=0.25 so that every modelled copy outlasts simgpu's own memcpy by far. */
 #include <cuda_runtime_api.h>
 #include <stdint.h>
 
