@@ -42,7 +42,7 @@ check preloaded_interposer_reaches_the_driver_of_an_nvcc_binary 4 "" "failed aut
 check malformed_simgpu_variable_is_named 1 "no device" "SIMGPU_PCIE_GBPS='fast' is not valid" -- \
     env SIMGPU_PCIE_GBPS=fast "$pipellm" run --sim -- "$bin/prog_nvcc_roundtrip"
 check bad_cc_value_is_refused 2 "" "--cc 'maybe' is not valid: expected on or off" -- "$pipellm" run --sim --cc maybe -- true
-check unknown_mode_lists_accepted_values 2 "" "accepted values are: off" -- "$pipellm" run --sim --mode turbo -- true
+check unknown_mode_lists_accepted_values 2 "" "accepted values are: off, passthrough, sync" -- "$pipellm" run --sim --mode turbo -- true
 check cc_without_sim_is_refused 2 "" "needs --sim" -- "$pipellm" run --cc on -- true
 check missing_command_is_refused 2 "" "no command given" -- "$pipellm" run --sim --
 check doctor_reports_the_machine 0 "^JDK .*(25|2[6-9]|[3-9][0-9])" "" -- "$pipellm" doctor

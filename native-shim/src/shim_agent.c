@@ -1,0 +1,66 @@
+/*
+ * Starting the agent once, lazily, on the first intercepted CUDA call (never in a constructor:
+ * every process that inherits LD_PRELOAD would boot a JVM, and libraries dlopen'ed later would not
+ * be there yet). After fork() the child never touches the parent's JVM.
+ */
+#include "shim_internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+_Atomic int pl_agent_state = PL_AGENT_IDLE;
+const pl_upcalls *pl_up;
+
+static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
+static int options_loaded;
+
+static void child_after_fork(void) {
+    /* The JVM's threads did not survive the fork: pass through, or refuse when fail-closed. */
+    atomic_store(&pl_agent_state, pl_opts.fail_closed ? PL_AGENT_FAILED : PL_AGENT_OFF);
+}
+
+static void flush_at_exit(void) {
+    const pl_upcalls *up = pl_agent_if_ready();
+    if (up && up->on_exit) up->on_exit();
+}
+
+int pl_refusing(void) {
+    return pl_opts.fail_closed && atomic_load_explicit(&pl_agent_state, memory_order_acquire) == PL_AGENT_FAILED;
+}
+
+static const char *mode_name(int m) {
+    return m == PL_OPT_MODE_SYNC ? "sync" : m == PL_OPT_MODE_PASSTHROUGH ? "passthrough" : "off";
+}
+
+const pl_upcalls *pl_agent_start(void) {
+    int state = atomic_load_explicit(&pl_agent_state, memory_order_acquire);
+    if (state == PL_AGENT_READY) return pl_up;
+    if (state != PL_AGENT_IDLE) return NULL;
+    pthread_mutex_lock(&start_mu);
+    if (atomic_load(&pl_agent_state) == PL_AGENT_IDLE) {
+        int next = PL_AGENT_IDLE;
+        if (pl_role != PL_ROLE_AGENTPATH && !options_loaded) {
+            options_loaded = 1;
+            if (pl_options_load(NULL)) next = PL_AGENT_FAILED;   /* pl_options_load printed the line */
+            else if (pl_opts.mode == PL_OPT_MODE_OFF) next = PL_AGENT_OFF;
+        }
+        if (next == PL_AGENT_IDLE) {
+            int retry = 0;
+            const pl_upcalls *up = pl_jvm_bootstrap(&retry);
+            if (up) {
+                pl_up = up;
+                pthread_atfork(NULL, NULL, child_after_fork);
+                if (pl_role != PL_ROLE_AGENTPATH) atexit(flush_at_exit);
+                next = PL_AGENT_READY;
+                pl_log(PL_LOG_INFO, "agent ready, mode %s", mode_name(pl_opts.mode));
+            } else if (!retry) {
+                next = PL_AGENT_FAILED;
+                pl_log(PL_LOG_ERROR, "%s: %s", pl_failure[0] ? pl_failure : "the agent did not start",
+                       pl_opts.fail_closed ? "refusing copies (fail-closed)" : "running without PipeLLM (plain OpenSSL path)");
+            }
+        }
+        if (next != PL_AGENT_IDLE) atomic_store_explicit(&pl_agent_state, next, memory_order_release);
+    }
+    pthread_mutex_unlock(&start_mu);
+    return pl_agent_if_ready();
+}

@@ -1,0 +1,111 @@
+/*
+ * The CUDA runtime calls PipeLLM sees: copies (reported before they run: the agent may refuse them
+ * when fail-closed), ordering calls and allocations (reported after). Each wrapper is the same
+ * shape: real function, agent, real call. The copy's crypto happens inside the real call, through
+ * the EVP hooks of shim_evp.c.
+ */
+#include "shim_internal.h"
+
+/* A program that calls CUDA has libcudart loaded; if it cannot be found we can only fail the call. */
+#define REAL_OR_FAIL(name)                                                                  \
+    name##_fn real = PL_REAL(name);                                                         \
+    if (!real) return cudaErrorInitializationError
+
+static cudaError_t before_copy(int api, void *dst, const void *src, size_t w, size_t h, enum cudaMemcpyKind k,
+                               cudaStream_t s) {
+    const pl_upcalls *up = pl_agent_start();
+    if (up) return (cudaError_t)up->on_copy(api, dst, src, w, h, (int)k, s);
+    return pl_refusing() ? cudaErrorNotPermitted : cudaSuccess;
+}
+
+PL_API cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, enum cudaMemcpyKind k) {
+    REAL_OR_FAIL(cudaMemcpy);
+    cudaError_t e = before_copy(PL_API_MEMCPY, dst, src, n, 1, k, NULL);
+    return e ? e : real(dst, src, n, k);
+}
+
+PL_API cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, enum cudaMemcpyKind k, cudaStream_t s) {
+    REAL_OR_FAIL(cudaMemcpyAsync);
+    cudaError_t e = before_copy(PL_API_MEMCPY_ASYNC, dst, src, n, 1, k, s);
+    return e ? e : real(dst, src, n, k, s);
+}
+
+PL_API cudaError_t cudaMemcpy2D(void *dst, size_t dp, const void *src, size_t sp, size_t w, size_t h, enum cudaMemcpyKind k) {
+    REAL_OR_FAIL(cudaMemcpy2D);
+    cudaError_t e = before_copy(PL_API_MEMCPY_2D, dst, src, w, h, k, NULL);
+    return e ? e : real(dst, dp, src, sp, w, h, k);
+}
+
+PL_API cudaError_t cudaMemcpy2DAsync(void *dst, size_t dp, const void *src, size_t sp, size_t w, size_t h,
+                                     enum cudaMemcpyKind k, cudaStream_t s) {
+    REAL_OR_FAIL(cudaMemcpy2DAsync);
+    cudaError_t e = before_copy(PL_API_MEMCPY_2D_ASYNC, dst, src, w, h, k, s);
+    return e ? e : real(dst, dp, src, sp, w, h, k, s);
+}
+
+static cudaError_t after_sync(int api, void *a, void *b, cudaError_t result) {
+    const pl_upcalls *up = pl_agent_if_ready();
+    if (up) up->on_sync(api, a, b, (int)result);
+    return result;
+}
+
+PL_API cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+    REAL_OR_FAIL(cudaStreamSynchronize);
+    return after_sync(PL_SYNC_STREAM, s, NULL, real(s));
+}
+
+PL_API cudaError_t cudaDeviceSynchronize(void) {
+    REAL_OR_FAIL(cudaDeviceSynchronize);
+    return after_sync(PL_SYNC_DEVICE, NULL, NULL, real());
+}
+
+PL_API cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+    REAL_OR_FAIL(cudaEventSynchronize);
+    return after_sync(PL_SYNC_EVENT, e, NULL, real(e));
+}
+
+PL_API cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+    REAL_OR_FAIL(cudaEventRecord);
+    return after_sync(PL_EVENT_RECORD, e, s, real(e, s));
+}
+
+PL_API cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int f) {
+    REAL_OR_FAIL(cudaStreamWaitEvent);
+    return after_sync(PL_STREAM_WAIT_EVENT, s, e, real(s, e, f));
+}
+
+/* Allocations start the agent: they come before the first copy, and starting the JVM there keeps
+ * its start-up cost off the first copy. */
+static cudaError_t after_alloc(int api, void *ptr, size_t n, cudaError_t result) {
+    const pl_upcalls *up = pl_agent_start();
+    if (up) up->on_alloc(api, ptr, n, (int)result);
+    return result;
+}
+
+PL_API cudaError_t cudaHostAlloc(void **p, size_t n, unsigned int f) {
+    REAL_OR_FAIL(cudaHostAlloc);
+    cudaError_t r = real(p, n, f);
+    return after_alloc(PL_ALLOC_HOST, r == cudaSuccess && p ? *p : NULL, n, r);
+}
+
+PL_API cudaError_t cudaMallocHost(void **p, size_t n) {
+    REAL_OR_FAIL(cudaMallocHost);
+    cudaError_t r = real(p, n);
+    return after_alloc(PL_ALLOC_HOST, r == cudaSuccess && p ? *p : NULL, n, r);
+}
+
+PL_API cudaError_t cudaFreeHost(void *p) {
+    REAL_OR_FAIL(cudaFreeHost);
+    return after_alloc(PL_FREE_HOST, p, 0, real(p));
+}
+
+PL_API cudaError_t cudaMalloc(void **p, size_t n) {
+    REAL_OR_FAIL(cudaMalloc);
+    cudaError_t r = real(p, n);
+    return after_alloc(PL_ALLOC_DEVICE, r == cudaSuccess && p ? *p : NULL, n, r);
+}
+
+PL_API cudaError_t cudaFree(void *p) {
+    REAL_OR_FAIL(cudaFree);
+    return after_alloc(PL_FREE_DEVICE, p, 0, real(p));
+}

@@ -1,0 +1,90 @@
+/*
+ * libpipellm.so internals. Non-static names carry the pl_ prefix; the library is built with
+ * -fvisibility=hidden and exports only the interposed names and Agent_OnLoad.
+ *
+ * States of the agent (pl_agent_state), written once each by the starter, read on every call:
+ *   PL_AGENT_OFF      mode off, forked child, or not started and not startable: pure pass-through
+ *   PL_AGENT_IDLE     not started yet (starts on the first intercepted CUDA call)
+ *   PL_AGENT_READY    pl_up points to the agent's upcall table
+ *   PL_AGENT_FAILED   the agent could not start: pass-through, or refusal when fail-closed
+ */
+#ifndef PL_SHIM_INTERNAL_H
+#define PL_SHIM_INTERNAL_H
+
+#define _GNU_SOURCE
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include <cuda_runtime_api.h>
+#include <openssl/evp.h>
+
+#include "shim_bridge.h"
+
+#define PL_API __attribute__((visibility("default")))
+
+/* ---- the hook table (shim_hooks.def) ---- */
+enum pl_lib { PL_LIB_CUDART, PL_LIB_CRYPTO };
+
+#define X(ret, name, params, args, lib) typedef ret(*name##_fn) params;
+#include "shim_hooks.def"
+#undef X
+
+typedef enum pl_hook_id {
+#define X(ret, name, params, args, lib) PL_ID_##name,
+#include "shim_hooks.def"
+#undef X
+    PL_HOOK_COUNT
+} pl_hook_id;
+
+/* Real functions, indexed by pl_hook_id; resolved lazily, one by one (a library loaded RTLD_LOCAL
+ * may appear after the first intercepted call). Read by Java through the bridge too. */
+extern void *_Atomic pl_real[PL_HOOK_COUNT];
+extern const char *const pl_hook_names[PL_HOOK_COUNT];
+void *pl_resolve(pl_hook_id id);
+#define PL_REAL(name) ((name##_fn)(atomic_load_explicit(&pl_real[PL_ID_##name], memory_order_acquire) \
+                                   ?: pl_resolve(PL_ID_##name)))
+
+/* ---- options (shim_options.c) ---- */
+enum pl_mode_opt { PL_OPT_MODE_OFF = 0, PL_OPT_MODE_PASSTHROUGH = 1, PL_OPT_MODE_SYNC = 2 };
+typedef struct pl_options {
+    int mode;                 /* pl_mode_opt */
+    int fail_closed;
+    int log_level;            /* 0 quiet .. 4 debug */
+    char home[4096];          /* PIPELLM_HOME: where lib/pipellm-agent.jar lives, if not beside us */
+    char java_home[4096];     /* PIPELLM_JAVA_HOME, else JAVA_HOME */
+    char merged[8192];        /* every key=value for the Java agent */
+} pl_options;
+extern pl_options pl_opts;
+/* Reads the PIPELLM_* variables, then `agent_options` (may be NULL) on top. Returns 0, or -1 after
+ * printing one line naming the bad key (the shim then stays in pass-through). */
+int pl_options_load(const char *agent_options);
+
+/* ---- logging (shim_log.c): stack buffer + write(2), prefix "pipellm: " ---- */
+enum { PL_LOG_QUIET = 0, PL_LOG_ERROR = 1, PL_LOG_WARN = 2, PL_LOG_INFO = 3, PL_LOG_DEBUG = 4 };
+void pl_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Why the agent could not start: recorded by the failing step, printed once, with the consequence,
+ * by pl_agent_start (one line per failure, not one per step). */
+void pl_fail_reason(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern char pl_failure[512];
+
+/* ---- the agent (shim_agent.c, shim_jvm.c) ---- */
+enum { PL_AGENT_OFF, PL_AGENT_IDLE, PL_AGENT_READY, PL_AGENT_FAILED };
+extern _Atomic int pl_agent_state;
+extern const pl_upcalls *pl_up;
+/* The upcall table if the agent is ready, starting it first if it is idle; NULL otherwise. */
+const pl_upcalls *pl_agent_start(void);
+/* The upcall table only if the agent is already ready (EVP calls never start a JVM). */
+static inline const pl_upcalls *pl_agent_if_ready(void) {
+    return atomic_load_explicit(&pl_agent_state, memory_order_acquire) == PL_AGENT_READY ? pl_up : NULL;
+}
+/* True when copies must be refused: the agent failed and fail-closed was asked for. */
+int pl_refusing(void);
+
+/* Creates or joins the JVM and calls Bridge.bootstrap; returns the upcall table or NULL (with
+ * *retry_later set when it is only too early: an agent before VMInit). */
+const pl_upcalls *pl_jvm_bootstrap(int *retry_later);
+/* Path of the agent jar (beside libpipellm.so, or $PIPELLM_HOME/lib); 0 when found. */
+int pl_agent_jar(char *out, size_t cap);
+extern int pl_role;
+
+#endif

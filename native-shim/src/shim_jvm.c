@@ -1,0 +1,262 @@
+/*
+ * The JVM side of the shim: create a JVM (LD_PRELOAD role), join one that already runs in the
+ * process, or serve as a -agentpath agent; then call Bridge.bootstrap once over JNI.
+ *
+ * Created JVMs live on a thread of their own (8 MiB stack, then parked for the life of the process),
+ * never on the caller's thread (often Python's primordial thread), with -Xrs so that the host keeps
+ * its SIGINT/SIGTERM handling (Python's KeyboardInterrupt).
+ */
+#include "shim_internal.h"
+
+#include <dlfcn.h>
+#include <jni.h>
+#include <jvmti.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MIN_JAVA_MAJOR 25
+#define BRIDGE_CLASS "dev/pipellm/agent/bridge/Bridge"
+#define BRIDGE_SIG "(JILjava/lang/String;Ljava/lang/String;I)J"
+
+int pl_role = PL_ROLE_PRELOAD;
+static JavaVM *vm;
+static _Atomic int vm_initialised;   /* agent role: FindClass is only allowed after VMInit */
+
+int pl_agent_jar(char *out, size_t cap) {
+    Dl_info self;
+    if (pl_opts.home[0]) {
+        snprintf(out, cap, "%s/lib/pipellm-agent.jar", pl_opts.home);
+        if (!access(out, R_OK)) return 0;
+    }
+    if (dladdr((void *)pl_agent_jar, &self) && self.dli_fname) {
+        const char *slash = strrchr(self.dli_fname, '/');
+        snprintf(out, cap, "%.*s/pipellm-agent.jar", slash ? (int)(slash - self.dli_fname) : 1, slash ? self.dli_fname : ".");
+        if (!access(out, R_OK)) return 0;
+    }
+    return -1;
+}
+
+static void hook_names(char *out, size_t cap) {
+    size_t n = 0;
+    out[0] = 0;
+    for (int i = 0; i < PL_HOOK_COUNT && n < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? "," : "", pl_hook_names[i]);
+}
+
+/* Calls Bridge.bootstrap on an attached thread; the upcall table or NULL. */
+static const pl_upcalls *bootstrap(JNIEnv *env) {
+    jclass cls = (*env)->FindClass(env, BRIDGE_CLASS);
+    jmethodID mid = cls ? (*env)->GetStaticMethodID(env, cls, "bootstrap", BRIDGE_SIG) : NULL;
+    if (!mid) {
+        (*env)->ExceptionClear(env);
+        pl_fail_reason("the agent jar has no %s.bootstrap: wrong or corrupt pipellm-agent.jar", BRIDGE_CLASS);
+        return NULL;
+    }
+    char names[2048];
+    hook_names(names, sizeof names);
+    jstring jnames = (*env)->NewStringUTF(env, names);
+    jstring jopts = (*env)->NewStringUTF(env, pl_opts.merged);
+    jlong table = (*env)->CallStaticLongMethod(env, cls, mid, (jlong)(intptr_t)pl_real, (jint)PL_HOOK_COUNT,
+                                               jnames, jopts, (jint)pl_role);
+    if ((*env)->ExceptionCheck(env)) {
+        (*env)->ExceptionClear(env);
+        pl_fail_reason("the agent threw during start-up");
+        return NULL;
+    }
+    (*env)->DeleteLocalRef(env, jnames);
+    (*env)->DeleteLocalRef(env, jopts);
+    const pl_upcalls *up = (const pl_upcalls *)(intptr_t)table;
+    if (up && up->version != PL_BRIDGE_VERSION) {
+        pl_fail_reason("agent bridge version %d, shim expects %d: mismatched builds", up->version, PL_BRIDGE_VERSION);
+        return NULL;
+    }
+    return up;
+}
+
+/* Attaches the calling thread if needed, bootstraps, detaches what it attached. */
+static const pl_upcalls *bootstrap_on_this_thread(void) {
+    JNIEnv *env = NULL;
+    int attached = 0;
+    jint rc = (*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_10);
+    if (rc == JNI_EDETACHED) {
+        JavaVMAttachArgs args = {JNI_VERSION_10, "pipellm-bootstrap", NULL};
+        if ((*vm)->AttachCurrentThreadAsDaemon(vm, (void **)&env, &args) != JNI_OK) return NULL;
+        attached = 1;
+    } else if (rc != JNI_OK) {
+        return NULL;
+    }
+    const pl_upcalls *up = bootstrap(env);
+    if (attached) (*vm)->DetachCurrentThread(vm);
+    return up;
+}
+
+static int add_jar_to_class_path(void) {
+    char jar[4096];
+    if (pl_agent_jar(jar, sizeof jar)) {
+        pl_fail_reason("pipellm-agent.jar not found beside libpipellm.so or in $PIPELLM_HOME/lib");
+        return -1;
+    }
+    jvmtiEnv *jvmti = NULL;
+    if ((*vm)->GetEnv(vm, (void **)&jvmti, JVMTI_VERSION_1_2) != JNI_OK) return -1;
+    return (*jvmti)->AddToSystemClassLoaderSearch(jvmti, jar) == JVMTI_ERROR_NONE ? 0 : -1;
+}
+
+/* ---- creating a JVM (LD_PRELOAD role) ---- */
+
+static int java_major(const char *home) {
+    char path[4200], line[256];
+    snprintf(path, sizeof path, "%s/release", home);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int major = -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "JAVA_VERSION=\"", 14)) major = atoi(line + 14);
+    fclose(f);
+    return major;
+}
+
+typedef struct starter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    const pl_upcalls *up;
+} starter;
+
+static void *jvm_main(void *arg) {
+    starter *st = arg;
+    const pl_upcalls *up = NULL;
+    char libjvm[4200], cp[4200], jar[4096];
+    snprintf(libjvm, sizeof libjvm, "%s/lib/server/libjvm.so", pl_opts.java_home);
+    void *h = dlopen(libjvm, RTLD_NOW | RTLD_LOCAL);
+    jint (*create)(JavaVM **, void **, void *) = h ? (jint(*)(JavaVM **, void **, void *))dlsym(h, "JNI_CreateJavaVM") : NULL;
+    if (!create) {
+        pl_fail_reason("cannot load %s", libjvm);
+    } else if (pl_agent_jar(jar, sizeof jar)) {
+        pl_fail_reason("pipellm-agent.jar not found beside libpipellm.so or in $PIPELLM_HOME/lib");
+    } else {
+        snprintf(cp, sizeof cp, "-Djava.class.path=%s", jar);
+        JavaVMOption options[] = {
+            {cp, NULL}, {"-Xrs", NULL}, {"--enable-native-access=ALL-UNNAMED", NULL}, {"-XX:-UsePerfData", NULL},
+            {"-XX:+UseSerialGC", NULL}, {"-Xss1m", NULL},
+        };
+        JavaVMInitArgs args = {JNI_VERSION_10, (jint)(sizeof options / sizeof options[0]), options, JNI_FALSE};
+        JNIEnv *env = NULL;
+        jint rc = create(&vm, (void **)&env, &args);
+        if (rc != JNI_OK) pl_fail_reason("JNI_CreateJavaVM failed (%d)", (int)rc);
+        else up = bootstrap(env);
+    }
+    pthread_mutex_lock(&st->mu);
+    st->up = up;
+    st->done = 1;
+    pthread_cond_broadcast(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    /* The thread that created the JVM stays: destroying it would take the JVM down with it. */
+    if (vm) {
+        pthread_mutex_t park_mu = PTHREAD_MUTEX_INITIALIZER;
+        pthread_cond_t park_cv = PTHREAD_COND_INITIALIZER;
+        pthread_mutex_lock(&park_mu);
+        for (;;) pthread_cond_wait(&park_cv, &park_mu);
+    }
+    return NULL;
+}
+
+static const pl_upcalls *create_jvm(void) {
+    if (!pl_opts.java_home[0]) {
+        pl_fail_reason("no JDK: PIPELLM_JAVA_HOME and JAVA_HOME are unset (need a JDK >= %d)", MIN_JAVA_MAJOR);
+        return NULL;
+    }
+    int major = java_major(pl_opts.java_home);
+    if (major < MIN_JAVA_MAJOR) {
+        pl_fail_reason("no JDK >= %d at %s (PIPELLM_JAVA_HOME or JAVA_HOME)", MIN_JAVA_MAJOR, pl_opts.java_home);
+        return NULL;
+    }
+    static starter st = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL};
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, 8 << 20);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int rc = pthread_create(&t, &at, jvm_main, &st);
+    pthread_attr_destroy(&at);
+    if (rc) return NULL;
+    pthread_setname_np(t, "pipellm-jvm");
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 60;
+    pthread_mutex_lock(&st.mu);
+    while (!st.done && pthread_cond_timedwait(&st.cv, &st.mu, &deadline) == 0) {}
+    const pl_upcalls *up = st.done ? st.up : NULL;
+    pthread_mutex_unlock(&st.mu);
+    if (!st.done) pl_fail_reason("the JVM did not start within 60 s");
+    return up;
+}
+
+/* A JVM already in the process (a Java host with LD_PRELOAD, JPype...): join it. */
+static JavaVM *existing_jvm(void) {
+    jint (*created)(JavaVM **, jsize, jsize *) = (jint(*)(JavaVM **, jsize, jsize *))dlsym(RTLD_DEFAULT, "JNI_GetCreatedJavaVMs");
+    JavaVM *found = NULL;
+    jsize n = 0;
+    if (created && created(&found, 1, &n) == JNI_OK && n > 0) return found;
+    return NULL;
+}
+
+const pl_upcalls *pl_jvm_bootstrap(int *retry_later) {
+    *retry_later = 0;
+    if (pl_role == PL_ROLE_AGENTPATH) {
+        if (!atomic_load(&vm_initialised)) {   /* before VMInit FindClass is not allowed: try on a later call */
+            *retry_later = 1;
+            return NULL;
+        }
+        return bootstrap_on_this_thread();
+    }
+    JavaVM *joined = existing_jvm();
+    if (joined) {
+        vm = joined;
+        pl_role = PL_ROLE_JOINED;
+        if (add_jar_to_class_path()) return NULL;
+        return bootstrap_on_this_thread();
+    }
+    return create_jvm();
+}
+
+/* ---- the -agentpath role ---- */
+
+static void JNICALL on_vm_init(jvmtiEnv *jvmti, JNIEnv *env, jthread thread) {
+    (void)jvmti; (void)env; (void)thread;
+    atomic_store(&vm_initialised, 1);
+}
+
+PL_API jint JNICALL Agent_OnLoad(JavaVM *jvm, char *options, void *reserved) {
+    (void)reserved;
+    vm = jvm;
+    pl_role = PL_ROLE_AGENTPATH;
+    /* HotSpot loads agents RTLD_LOCAL: libraries loaded later (JNI, libcudart) would bind cudaMemcpy
+     * straight to libcudart. Promote ourselves to the global scope so our definitions come first. */
+    Dl_info self;
+    if (!dladdr((void *)Agent_OnLoad, &self) || !dlopen(self.dli_fname, RTLD_NOLOAD | RTLD_NOW | RTLD_GLOBAL)) {
+        pl_log(PL_LOG_ERROR, "cannot promote libpipellm.so to the global scope: copies will not be seen");
+    }
+    if (pl_options_load(options)) {
+        atomic_store(&pl_agent_state, PL_AGENT_FAILED);
+        return JNI_OK;   /* never stop the host JVM over our options: degrade (or refuse, if fail-closed) */
+    }
+    if (pl_opts.mode == PL_OPT_MODE_OFF) {
+        atomic_store(&pl_agent_state, PL_AGENT_OFF);
+        return JNI_OK;
+    }
+    jvmtiEnv *jvmti = NULL;
+    if ((*vm)->GetEnv(vm, (void **)&jvmti, JVMTI_VERSION_1_2) != JNI_OK || add_jar_to_class_path()) {
+        atomic_store(&pl_agent_state, PL_AGENT_FAILED);
+        return JNI_OK;
+    }
+    jvmtiEventCallbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.VMInit = on_vm_init;
+    (*jvmti)->SetEventCallbacks(jvmti, &cb, sizeof cb);
+    (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_ENABLE, JVMTI_EVENT_VM_INIT, NULL);
+    return JNI_OK;
+}

@@ -1,0 +1,58 @@
+/*
+ * Finding the real functions. RTLD_NEXT works when the library is in the global scope (an app linked
+ * against libcudart). PyTorch, ctypes and JNI libraries load libcudart with RTLD_LOCAL, where
+ * RTLD_NEXT sees nothing: then the loaded objects are scanned for the library by name and asked
+ * directly. Each entry is resolved on its first use and cached; a missing one costs one warning.
+ */
+#include "shim_internal.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <string.h>
+
+void *_Atomic pl_real[PL_HOOK_COUNT];
+
+const char *const pl_hook_names[PL_HOOK_COUNT] = {
+#define X(ret, name, params, args, lib) #name,
+#include "shim_hooks.def"
+#undef X
+};
+
+static const int hook_lib[PL_HOOK_COUNT] = {
+#define X(ret, name, params, args, lib) lib,
+#include "shim_hooks.def"
+#undef X
+};
+
+typedef struct scan { const char *lib_fragment; const char *symbol; const char *self; void *found; } scan;
+
+static int scan_object(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    scan *s = arg;
+    const char *name = info->dlpi_name;
+    if (!name || !*name || !strstr(name, s->lib_fragment) || (s->self && !strcmp(name, s->self))) return 0;
+    void *h = dlopen(name, RTLD_NOLOAD | RTLD_LAZY);
+    if (!h) return 0;
+    void *p = dlsym(h, s->symbol);
+    dlclose(h);   /* RTLD_NOLOAD took a reference: give it back, the object stays loaded */
+    if (p) {
+        s->found = p;
+        return 1;
+    }
+    return 0;
+}
+
+void *pl_resolve(pl_hook_id id) {
+    const char *name = pl_hook_names[id];
+    void *p = dlsym(RTLD_NEXT, name);
+    if (!p) {
+        Dl_info self;
+        dladdr((void *)pl_resolve, &self);
+        scan s = {hook_lib[id] == PL_LIB_CUDART ? "libcudart.so" : "libcrypto.so", name, self.dli_fname, NULL};
+        dl_iterate_phdr(scan_object, &s);
+        p = s.found;
+    }
+    if (p) atomic_store_explicit(&pl_real[id], p, memory_order_release);
+    else pl_log(PL_LOG_WARN, "cannot find the real %s yet", name);
+    return p;
+}
