@@ -1,23 +1,14 @@
-/* One-line diagnostics to stderr: stack buffer, write(2), no malloc; never keys or data. */
+/* Never keys or data in a line: only lengths, ids, counts and paths. */
 #include "shim_internal.h"
 
-#include <stdarg.h>
-#include <stdio.h>
-#include <unistd.h>
+#include "log_line.h"
 
 void pl_log(int level, const char *fmt, ...) {
     if (level > pl_opts.log_level) return;
-    char line[1024];
-    int n = snprintf(line, sizeof line, "pipellm: ");
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    log_line("pipellm: ", fmt, ap);
     va_end(ap);
-    if (m < 0) return;
-    size_t len = (size_t)n + ((size_t)m < sizeof line - (size_t)n - 1 ? (size_t)m : sizeof line - (size_t)n - 2);
-    line[len++] = '\n';
-    ssize_t w = write(STDERR_FILENO, line, len);
-    (void)w;
 }
 
 char pl_failure[512];

@@ -250,6 +250,22 @@ static simgpu_stream *stream_new(unsigned flags, int priority, int is_legacy) {
     return s;
 }
 
+/* A new stream in the handle registry (what the legacy stream synchronises with); NULL if out of memory. */
+static simgpu_stream *stream_create_registered(unsigned flags, int priority, int per_thread_stream) {
+    simgpu_stream *s = stream_new(flags, priority, 0);
+    if (!s) return NULL;
+    s->is_per_thread = per_thread_stream;
+    pthread_mutex_lock(&g.mu);
+    int rc = push_ptr((void ***)&streams, &n_streams, &cap_streams, s);
+    if (rc) {
+        s->destroyed = 1;
+        stream_put_locked(s);
+        simgpu_wake_sched();
+    }
+    pthread_mutex_unlock(&g.mu);
+    return rc ? NULL : s;
+}
+
 static void append_locked(simgpu_stream *s, simgpu_op *op) {
     op->seq = ++s->submitted;
     op->submit_ns = simgpu_now_ns();
@@ -357,19 +373,9 @@ simgpu_stream *simgpu_stream_get(cudaStream_t h) {
         s = legacy;
     } else if (h == cudaStreamPerThread) {
         if (!per_thread) {
-            simgpu_stream *n = stream_new(0, 0, 0);
-            if (!n) return NULL;
-            n->is_per_thread = 1;
-            pthread_mutex_lock(&g.mu);
             /* registered so that the legacy stream synchronises with it like any blocking stream */
-            int rc = push_ptr((void ***)&streams, &n_streams, &cap_streams, n);
-            if (rc) {
-                n->destroyed = 1;
-                stream_put_locked(n);
-                simgpu_wake_sched();
-            }
-            pthread_mutex_unlock(&g.mu);
-            if (rc) return NULL;
+            simgpu_stream *n = stream_create_registered(0, 0, 1);
+            if (!n) return NULL;
             per_thread = n;
             pthread_setspecific(per_thread_key, n);
         }
@@ -444,17 +450,8 @@ SIMGPU_API cudaError_t cudaStreamCreateWithPriority(cudaStream_t *pStream, unsig
     if (!pStream || (flags & ~(unsigned)cudaStreamNonBlocking)) return simgpu_ret(cudaErrorInvalidValue);
     if (priority > 0) priority = 0;              /* clamped to the range, as the runtime does */
     if (priority < -5) priority = -5;
-    simgpu_stream *s = stream_new(flags, priority, 0);
+    simgpu_stream *s = stream_create_registered(flags, priority, 0);
     if (!s) return simgpu_ret(cudaErrorMemoryAllocation);
-    pthread_mutex_lock(&g.mu);
-    int rc = push_ptr((void ***)&streams, &n_streams, &cap_streams, s);
-    if (rc) {
-        s->destroyed = 1;
-        stream_put_locked(s);
-        simgpu_wake_sched();
-    }
-    pthread_mutex_unlock(&g.mu);
-    if (rc) return simgpu_ret(cudaErrorMemoryAllocation);
     *pStream = (cudaStream_t)s;
     return cudaSuccess;
 }

@@ -223,6 +223,16 @@ def jvm_with_ffm_bindings_under_agentpath():
     return p
 
 
+def host_sigsegv_handler_installed_after_the_jvm_is_chained():
+    p = []
+    env = {"LD_PRELOAD": f"{JAVA_HOME}/lib/libjsig.so:{SHIM}", "LD_LIBRARY_PATH": SIMGPU, "PIPELLM_MODE": "sync",
+           "PIPELLM_JAVA_HOME": JAVA_HOME, "SIMGPU_CC": "on",
+           "JAVA_TOOL_OPTIONS": "-XX:+UnlockDiagnosticVMOptions -XX:GuaranteedSafepointInterval=1"}
+    rc, out, err = run([os.path.join(BIN, "prog_sigsegv")], env)
+    expect(p, rc == 0 and "host handler untouched" in out, f"rc {rc} {out[-200:]} {err[-300:]}")
+    return p
+
+
 for name, fn in list(globals().items()):
     if callable(fn) and fn.__module__ == "__main__" and name not in (
             "java_home", "run", "stats_files", "load", "case", "expect", "prog_under", "copies_made"):
