@@ -1,0 +1,252 @@
+package dev.pipellm.speculator.predict;
+
+import dev.pipellm.speculator.event.CopyDirection;
+import dev.pipellm.speculator.event.EventSink;
+import dev.pipellm.speculator.event.EventType;
+
+/**
+ * The speculator: observes every event, keeps all predictors up to date, and answers "which H2D GCM messages
+ * come next" with the sequence of the predictor its tournament trusts most on the current stream, split by the
+ * driver's chunk size, each with a confidence and the spare IVs the slack policy advises before it.
+ *
+ * <p>Use: feed events ({@link #onEvent}, directly or drained from an
+ * {@link dev.pipellm.speculator.event.EventRing}), and call {@link #predict} after every real copy.
+ *
+ * <p>Predictors, most specific first (the chooser's tie order): {@link #HINTS}, {@link #SWAP_BACK},
+ * {@link #REPEATING}, {@link #ADAPTER}, {@link #SUCCESSOR_STRIDE}.
+ *
+ * <p>Scoring: before each real H2D copy is learnt, every predictor's short prediction (its first
+ * {@code scoreDepthCopies} copies, refreshed lazily after events) is checked for that copy, which updates the
+ * tournament counters and, for the chosen predictor, the IV-slack statistics (how many unpredicted messages
+ * came between predicted copies).
+ *
+ * <p>Confidence: the predictor's own per-copy estimate, halved when the chosen predictor missed the stream's
+ * last copy (it has not re-locked yet). Hints are exact and keep their confidence of 1.
+ *
+ * <p>Threading: single-threaded (the planner thread). {@link #onEvent} and {@link #predict} allocate nothing.
+ */
+public final class Speculator implements EventSink {
+    public static final int HINTS = 0;
+    public static final int SWAP_BACK = 1;
+    public static final int REPEATING = 2;
+    public static final int ADAPTER = 3;
+    public static final int SUCCESSOR_STRIDE = 4;
+    private static final int PREDICTORS = 5;
+
+    private final SpeculatorConfig config;
+    private final CopyPredictor[] predictors;
+    private final PredictionBuffer[] shortPredictions;
+    private final boolean[] available;
+    private final TournamentChooser chooser;
+    private final IvSlackPolicy slack;
+    private final PairKeyTable dirtyHost;
+    private final long[] chosenCount;
+
+    private boolean shortStale = true;
+    private int chosen = -1;
+    private int lastStream;
+    private long unpredictedMessages;
+    private int lastHitPredictor = -1;
+    private long events;
+    private long h2dCopies;
+    private long chosenHits;
+
+    public Speculator(SpeculatorConfig config) {
+        this.config = config;
+        predictors = new CopyPredictor[PREDICTORS];
+        predictors[HINTS] = new HintPredictor(config.hintCapacity);
+        predictors[SWAP_BACK] = new SwapBackPredictor(config.swapBackCopies, config.swapBackBursts,
+                config.swapBackMinCopyBytes);
+        predictors[REPEATING] = new RepeatingSequencePredictor(config.historyCopies);
+        predictors[ADAPTER] = new AdapterPredictor(config.adapterMinCopyBytes, config.adapterCopies,
+                config.maxAdapters);
+        predictors[SUCCESSOR_STRIDE] = new SuccessorStridePredictor(config.successorEntries);
+        shortPredictions = new PredictionBuffer[PREDICTORS];
+        for (int p = 0; p < PREDICTORS; p++) {
+            shortPredictions[p] = new PredictionBuffer(config.scoreDepthCopies, config.chunkBytes);
+        }
+        available = new boolean[PREDICTORS];
+        chooser = new TournamentChooser(PREDICTORS, config.streamBuckets);
+        slack = new IvSlackPolicy(config.slackMaxGap, config.relinquishCostNops, config.slackHalfLifeSamples);
+        dirtyHost = new PairKeyTable(config.writeTrackerEntries, 4);
+        chosenCount = new long[PREDICTORS];
+    }
+
+    public SpeculatorConfig config() {
+        return config;
+    }
+
+    /** A prediction buffer sized for this speculator's query limits. */
+    public PredictionBuffer newPredictionBuffer() {
+        return new PredictionBuffer(config.maxPredictedCopies, config.chunkBytes);
+    }
+
+    public int predictorCount() {
+        return PREDICTORS;
+    }
+
+    public String predictorName(int predictor) {
+        return predictors[predictor].name();
+    }
+
+    /** The predictor object (for inspection in tools and tests). */
+    public CopyPredictor predictor(int predictor) {
+        return predictors[predictor];
+    }
+
+    /** Hints API: the H2D copy of [host, host+bytes) comes next, after previously hinted ones. */
+    public void hint(long hostAddress, long bytes) {
+        onEvent(EventType.HINT, CopyDirection.NONE, hostAddress, 0, bytes, -1, 0);
+    }
+
+    /** Hints API: drop all pending hints. */
+    public void clearHints() {
+        onEvent(EventType.HINT_CLEAR, CopyDirection.NONE, 0, 0, 0, -1, 0);
+    }
+
+    @Override
+    public void onEvent(int type, int direction, long hostAddress, long deviceAddress, long bytes, int stream,
+                        int thread) {
+        events++;
+        if (type == EventType.COPY) {
+            boolean fresh = false;
+            if (direction == CopyDirection.H2D) {
+                final int d = dirtyHost.find(hostAddress, 0);
+                if (d >= 0) {
+                    fresh = true;
+                    dirtyHost.remove(d);
+                }
+                score(hostAddress, bytes, stream, fresh);
+                lastStream = stream;
+                h2dCopies++;
+            }
+            for (int p = 0; p < PREDICTORS; p++) {
+                predictors[p].onCopy(direction, hostAddress, deviceAddress, bytes, stream, fresh);
+            }
+            shortStale = true;
+        } else {
+            if (type == EventType.HOST_WRITE) {
+                dirtyHost.put(hostAddress, 0);
+            }
+            for (int p = 0; p < PREDICTORS; p++) {
+                predictors[p].onEvent(type, hostAddress, bytes);
+            }
+            if (type != EventType.MARK && type != EventType.HOST_ALLOC && type != EventType.DEVICE_ALLOC) {
+                shortStale = true;
+            }
+        }
+    }
+
+    private void refreshShort() {
+        for (int p = 0; p < PREDICTORS; p++) {
+            final PredictionBuffer b = shortPredictions[p];
+            b.clear();
+            predictors[p].predict(b, b.capacity(), Integer.MAX_VALUE, p);
+            available[p] = b.copyCount() > 0;
+        }
+        chosen = chooser.choose(lastStream, available);
+        shortStale = false;
+    }
+
+    /**
+     * Position of the real copy in a short prediction: a known copy matches by (host, size); a size-known
+     * reservation by size, or by freshness alone when the real copy is fresh too (same logical copy, new size).
+     */
+    private static int indexIn(PredictionBuffer b, long host, long bytes, boolean fresh) {
+        final int n = b.copyCount();
+        if (n == 0) {
+            return TournamentChooser.NO_PREDICTION;
+        }
+        for (int i = 0; i < n; i++) {
+            if (b.copyDataKnown(i) ? b.copyHost(i) == host && b.copyBytes(i) == bytes
+                    : fresh || b.copyBytes(i) == bytes) {
+                return i;
+            }
+        }
+        return TournamentChooser.MISS;
+    }
+
+    private void score(long host, long bytes, int stream, boolean fresh) {
+        if (shortStale) {
+            refreshShort();
+        }
+        boolean chosenHit = false;
+        for (int p = 0; p < PREDICTORS; p++) {
+            final int hit = indexIn(shortPredictions[p], host, bytes, fresh);
+            chooser.record(p, stream, hit);
+            if (p == chosen && hit >= 0) {
+                chosenHit = true;
+            }
+        }
+        if (chosenHit) {
+            chosenHits++;
+            // Only gaps inside one predictor's run say how many unpredicted messages interleave with a pattern;
+            // the gap before a pattern starts (a new swap-in, a new adapter) does not.
+            if (chosen == lastHitPredictor) {
+                slack.onPredictedCopy(unpredictedMessages);
+            }
+            lastHitPredictor = chosen;
+            unpredictedMessages = 0;
+        } else {
+            unpredictedMessages += PredictionBuffer.messagesOf(bytes, config.chunkBytes);
+        }
+    }
+
+    /**
+     * Re-query: fills {@code out} (cleared first) with the predicted upcoming H2D copies and their messages.
+     * Returns the number of predicted messages. Allocation-free.
+     */
+    public int predict(PredictionBuffer out) {
+        if (shortStale) {
+            refreshShort();
+        }
+        out.clear();
+        final int p = chosen;
+        if (p < 0) {
+            return 0;
+        }
+        chosenCount[p]++;
+        predictors[p].predict(out, config.maxPredictedCopies, config.maxPredictedMessages, p);
+        final float factor = p == HINTS || chooser.hitLast(p) ? 1f : 0.5f;
+        final int gap = slack.gapBeforePredictedCopy();
+        for (int i = 0; i < out.copyCount(); i++) {
+            out.setConfidence(i, out.copyConfidence(i) * factor);
+            out.setGapBefore(i, gap);
+        }
+        return out.messageCount();
+    }
+
+    /** Predictor the next {@link #predict} will use, or -1 when none has an opinion. */
+    public int chosenPredictor() {
+        if (shortStale) {
+            refreshShort();
+        }
+        return chosen;
+    }
+
+    /** How many queries each predictor answered. */
+    public long chosenCount(int predictor) {
+        return chosenCount[predictor];
+    }
+
+    public long events() {
+        return events;
+    }
+
+    public long h2dCopies() {
+        return h2dCopies;
+    }
+
+    /** Real H2D copies that the chosen predictor's short prediction contained. */
+    public long chosenHits() {
+        return chosenHits;
+    }
+
+    public int currentSlackGap() {
+        return slack.gapBeforePredictedCopy();
+    }
+
+    public TournamentChooser chooser() {
+        return chooser;
+    }
+}
