@@ -50,7 +50,9 @@ const pl_upcalls *pl_agent_start(void) {
             if (up) {
                 pl_up = up;
                 pthread_atfork(NULL, NULL, child_after_fork);
-                if (pl_role != PL_ROLE_AGENTPATH) atexit(flush_at_exit);
+                /* Only a JVM we created outlives the host's exit handlers; in a Java host (agent or
+                 * joined) the agent's own shutdown hook writes the statistics. */
+                if (pl_role == PL_ROLE_PRELOAD) atexit(flush_at_exit);
                 next = PL_AGENT_READY;
                 pl_log(PL_LOG_INFO, "agent ready, mode %s", mode_name(pl_opts.mode));
             } else if (!retry) {

@@ -2,10 +2,11 @@
  * The contract between libpipellm.so (C) and the Java agent (dev.pipellm.agent.bridge.Bridge).
  *
  * Start-up, once per process, over JNI (the only JNI call):
- *   long Bridge.bootstrap(long realTable, int realCount, String options, int role)
+ *   long Bridge.bootstrap(long realTable, int realCount, String hookNames, String options, int role)
  *     realTable  address of `void *real[realCount]`: the real functions, indexed by pl_hook_id
  *                (shim_hooks.def order). An entry may still be NULL (library not loaded yet) and is
  *                filled in later by C; read it each time it is needed.
+ *     hookNames  the hook names in table order, comma-separated (Java finds indices by name).
  *     options    "key=value,..." merged from PIPELLM_* variables and -agentpath options
  *                (keys: mode, log, stats, fail_closed, workers, memory_budget, ...); Java validates
  *                them and prints one clear line naming the key on error.

@@ -20,6 +20,7 @@
 
 #define MIN_JAVA_MAJOR 25
 #define BRIDGE_CLASS "dev/pipellm/agent/bridge/Bridge"
+#define BRIDGE_CLASS_DOTTED "dev.pipellm.agent.bridge.Bridge"
 #define BRIDGE_SIG "(JILjava/lang/String;Ljava/lang/String;I)J"
 
 int pl_role = PL_ROLE_PRELOAD;
@@ -47,9 +48,26 @@ static void hook_names(char *out, size_t cap) {
         n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? "," : "", pl_hook_names[i]);
 }
 
+/* The Bridge class from the system class loader. FindClass would use the loader of the Java frame
+ * that called into native code: for an FFM downcall that is a JDK-internal class whose loader cannot
+ * see the application class path, so ask the system class loader explicitly. */
+static jclass bridge_class(JNIEnv *env) {
+    jclass loader_cls = (*env)->FindClass(env, "java/lang/ClassLoader");
+    if (!loader_cls) return NULL;
+    jmethodID get_system = (*env)->GetStaticMethodID(env, loader_cls, "getSystemClassLoader", "()Ljava/lang/ClassLoader;");
+    jmethodID load = (*env)->GetMethodID(env, loader_cls, "loadClass", "(Ljava/lang/String;)Ljava/lang/Class;");
+    if (!get_system || !load) return NULL;
+    jobject loader = (*env)->CallStaticObjectMethod(env, loader_cls, get_system);
+    if (!loader || (*env)->ExceptionCheck(env)) return NULL;
+    jstring name = (*env)->NewStringUTF(env, BRIDGE_CLASS_DOTTED);
+    jclass cls = name ? (jclass)(*env)->CallObjectMethod(env, loader, load, name) : NULL;
+    if ((*env)->ExceptionCheck(env)) return NULL;
+    return cls;
+}
+
 /* Calls Bridge.bootstrap on an attached thread; the upcall table or NULL. */
 static const pl_upcalls *bootstrap(JNIEnv *env) {
-    jclass cls = (*env)->FindClass(env, BRIDGE_CLASS);
+    jclass cls = bridge_class(env);
     jmethodID mid = cls ? (*env)->GetStaticMethodID(env, cls, "bootstrap", BRIDGE_SIG) : NULL;
     if (!mid) {
         (*env)->ExceptionClear(env);

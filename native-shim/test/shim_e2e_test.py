@@ -179,7 +179,8 @@ def injected_agent_fault_falls_back_to_openssl_for_that_message():
         expect(p, sg["tag_failures"] == 0, "the CE saw a bad message")
     else:
         p.append("missing statistics")
-    expect(p, sum(1 for l in err.splitlines() if l.startswith("pipellm:")) == 1, f"expected one line: {err[-400:]}")
+    errors = [l for l in err.splitlines() if "pipellm:" in l and "agent error" in l]
+    expect(p, len(errors) == 1, f"expected one line about the agent error: {err[-400:]}")
     return p
 
 
@@ -220,6 +221,28 @@ def jvm_with_ffm_bindings_under_agentpath():
         expect(p, st["agent_encrypted_messages"] == sgs["h2d_messages"] > 0, f"{st} vs {sgs}")
     else:
         p.append(f"missing statistics {st} {sgs}")
+    return p
+
+
+def preloaded_into_a_java_process_joins_its_jvm():
+    p = []
+    pl, sg = stats_files()
+    env = {"LD_PRELOAD": SHIM, "PIPELLM_MODE": "sync", "PIPELLM_STATS": pl, "LD_LIBRARY_PATH": SIMGPU,
+           "SIMGPU_CC": "on", "SIMGPU_STATS": sg}
+    rc, out, err = run([os.path.join(JAVA_HOME, "bin", "java"), "--enable-native-access=ALL-UNNAMED",
+                        os.path.join(TESTS, "CudaFfmApp.java")], env, timeout=180)
+    expect(p, rc == 0 and "round trip: ok" in out, f"jvm failed: rc {rc} {out[-300:]} {err[-500:]}")
+    st, sgs = load(pl), load(sg)
+    expect(p, st is not None and sgs is not None and st["agent_encrypted_messages"] == sgs["h2d_messages"] > 0,
+           f"not through the joined agent: {st} {sgs}")
+    return p
+
+
+def passthrough_with_cc_off_counts_copies():
+    p = []
+    rc, out, err, pl, sg = prog_under("passthrough", cc="off")
+    expect(p, rc == 0 and "round trips: ok" in out, f"program failed: rc {rc} {err[-300:]}")
+    expect(p, pl is not None and pl["intercepted_copies"] == copies_made(out) and pl["h2d_messages"] == 0, f"stats {pl}")
     return p
 
 

@@ -172,7 +172,7 @@ TEST_CASE(host_functions_run_in_stream_order) {
     cudaStream_t s;
     REQUIRE(cudaStreamCreate(&s) == cudaSuccess);
     int counter = 0;
-    CHECK_EQ(simgpuStreamCompute(s, 20 * 1000 * 1000), cudaSuccess);   /* 20 ms of modelled work */
+    CHECK_EQ(simgpuStreamCompute(s, 200 * 1000 * 1000), cudaSuccess);   /* 200 ms of modelled work */
     CHECK_EQ(cudaLaunchHostFunc(s, host_fn, &counter), cudaSuccess);
     CHECK_EQ(cudaStreamAddCallback(s, stream_cb, &counter, 0), cudaSuccess);
     CHECK_EQ(cudaStreamQuery(s), cudaErrorNotReady);
@@ -197,8 +197,8 @@ TEST_CASE(events_follow_runtime_rules) {
     CHECK_EQ(cudaEventElapsedTime(&ms, a, b), cudaErrorInvalidResourceHandle);
     cudaStream_t s;
     REQUIRE(cudaStreamCreate(&s) == cudaSuccess);
-    /* Queued behind 10 ms of work, the events' times are fixed by the model alone. */
-    CHECK_EQ(simgpuStreamCompute(s, 10 * 1000 * 1000), cudaSuccess);
+    /* Queued behind 200 ms of work, the events' times are fixed by the model alone. */
+    CHECK_EQ(simgpuStreamCompute(s, 200 * 1000 * 1000), cudaSuccess);
     CHECK_EQ(cudaEventRecord(a, s), cudaSuccess);
     CHECK_EQ(simgpuStreamCompute(s, 5 * 1000 * 1000), cudaSuccess);
     CHECK_EQ(cudaEventRecord(b, s), cudaSuccess);
@@ -227,7 +227,7 @@ TEST_CASE(stream_wait_event_orders_streams) {
     REQUIRE(cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking) == cudaSuccess);
     REQUIRE(cudaEventCreate(&e) == cudaSuccess);
     int counter = 0;
-    CHECK_EQ(simgpuStreamCompute(s1, 10 * 1000 * 1000), cudaSuccess);
+    CHECK_EQ(simgpuStreamCompute(s1, 300 * 1000 * 1000), cudaSuccess);
     CHECK_EQ(cudaEventRecord(e, s1), cudaSuccess);
     CHECK_EQ(cudaStreamWaitEvent(s2, e, 0), cudaSuccess);
     CHECK_EQ(cudaLaunchHostFunc(s2, host_fn, &counter), cudaSuccess);
@@ -250,7 +250,7 @@ TEST_CASE(legacy_stream_synchronises_with_blocking_streams) {
     int counter = 0;
     CHECK_EQ(simgpuStreamCompute(blocking_s, 10 * 1000 * 1000), cudaSuccess);
     CHECK_EQ(cudaLaunchHostFunc(blocking_s, host_fn, &counter), cudaSuccess);
-    CHECK_EQ(simgpuStreamCompute(nonblocking_s, 200 * 1000 * 1000), cudaSuccess);
+    CHECK_EQ(simgpuStreamCompute(nonblocking_s, 400 * 1000 * 1000), cudaSuccess);
     /* Work on the legacy stream waits for blocking_s but not for the non-blocking stream. */
     CHECK_EQ(cudaStreamSynchronize(NULL), cudaSuccess);
     CHECK_EQ(simgpuStreamCompute(NULL, 1000), cudaSuccess);

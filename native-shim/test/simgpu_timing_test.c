@@ -30,7 +30,7 @@ TEST_CASE(copy_event_time_is_latency_plus_size_over_bandwidth) {
     REQUIRE(cudaMalloc((void **)&d, 4 * MIB) == cudaSuccess);
     memset(h, 1, 4 * MIB);
     for (int dir = 0; dir < 2; dir++) {
-        simgpuStreamCompute(s, 20 * 1000 * 1000);   /* keeps the stream busy: times are the model's */
+        simgpuStreamCompute(s, 150 * 1000 * 1000);   /* keeps the stream busy (even on a loaded machine): times are the model's */
         cudaEventRecord(a, s);
         if (dir == 0) CHECK_EQ(cudaMemcpyAsync(d, h, 4 * MIB, cudaMemcpyHostToDevice, s), cudaSuccess);
         else CHECK_EQ(cudaMemcpyAsync(h, d, 4 * MIB, cudaMemcpyDeviceToHost, s), cudaSuccess);
@@ -58,7 +58,7 @@ TEST_CASE(modelled_compute_adds_up_exactly) {
     REQUIRE(cudaStreamCreate(&s) == cudaSuccess);
     cudaEventCreate(&a);
     cudaEventCreate(&b);
-    simgpuStreamCompute(s, 5 * 1000 * 1000);
+    simgpuStreamCompute(s, 200 * 1000 * 1000);   /* submissions below land while this still runs */
     cudaEventRecord(a, s);
     for (int i = 0; i < 3; i++) simgpuStreamCompute(s, 1000 * 1000);
     cudaEventRecord(b, s);
@@ -100,7 +100,7 @@ static float two_stream_span(enum cudaMemcpyKind k1, enum cudaMemcpyKind k2, siz
 
 TEST_CASE(one_copy_engine_per_direction) {
     if (simgpuCcEnabled()) return;   /* under CC the calling thread serialises copies anyway */
-    size_t n = 8 * MIB;
+    size_t n = 16 * MIB;
     float same = two_stream_span(cudaMemcpyHostToDevice, cudaMemcpyHostToDevice, n);
     float opposite = two_stream_span(cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, n);
     CHECK(same >= 2 * copy_ms(n) - 0.001);      /* same engine: one after the other */
@@ -111,13 +111,13 @@ TEST_CASE(async_from_pinned_returns_before_the_copy_completes) {
     if (simgpuCcEnabled()) return;
     cudaStream_t s;
     REQUIRE(cudaStreamCreate(&s) == cudaSuccess);
-    char *pinned, *pageable = malloc(8 * MIB), *d;
-    REQUIRE(cudaMallocHost((void **)&pinned, 8 * MIB) == cudaSuccess);
-    REQUIRE(cudaMalloc((void **)&d, 8 * MIB) == cudaSuccess);
-    CHECK_EQ(cudaMemcpyAsync(d, pinned, 8 * MIB, cudaMemcpyHostToDevice, s), cudaSuccess);
-    CHECK_EQ(cudaStreamQuery(s), cudaErrorNotReady);        /* 8 ms of modelled PCIe still to go */
+    char *pinned, *pageable = malloc(32 * MIB), *d;
+    REQUIRE(cudaMallocHost((void **)&pinned, 32 * MIB) == cudaSuccess);
+    REQUIRE(cudaMalloc((void **)&d, 32 * MIB) == cudaSuccess);
+    CHECK_EQ(cudaMemcpyAsync(d, pinned, 32 * MIB, cudaMemcpyHostToDevice, s), cudaSuccess);
+    CHECK_EQ(cudaStreamQuery(s), cudaErrorNotReady);        /* 134 ms of modelled PCIe still to go */
     CHECK_EQ(cudaStreamSynchronize(s), cudaSuccess);
-    CHECK_EQ(cudaMemcpyAsync(d, pageable, 8 * MIB, cudaMemcpyHostToDevice, s), cudaSuccess);
+    CHECK_EQ(cudaMemcpyAsync(d, pageable, 32 * MIB, cudaMemcpyHostToDevice, s), cudaSuccess);
     CHECK_EQ(cudaStreamQuery(s), cudaSuccess);              /* pageable: synchronous */
     cudaFreeHost(pinned);
     cudaFree(d);

@@ -1,0 +1,245 @@
+package dev.pipellm.agent.config;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The agent's configuration, parsed once at bootstrap from the shim's merged options string
+ * ({@code key=value,...}; the shim merges the {@code PIPELLM_<KEY>} variables and the
+ * {@code -agentpath:libpipellm.so=...} options, later settings winning).
+ *
+ * <p>Each option has a key ({@code X_KEY}, also the lower-case tail of its {@code PIPELLM_*} variable,
+ * {@code X_ENV}) and a default ({@code X_DEFAULT}); units are in the names. Validation happens here, at
+ * start-up, and a refusal is a {@link ConfigException} whose message is one line naming the key and the
+ * accepted values. docs/configuration.md lists the same keys.
+ *
+ * <p>Immutable; safe to share between threads.
+ */
+public final class Config {
+    public static final String MODE_KEY = "mode";
+    public static final String MODE_ENV = "PIPELLM_MODE";
+    public static final Mode MODE_DEFAULT = Mode.PASSTHROUGH;
+
+    public static final String LOG_KEY = "log";
+    public static final String LOG_ENV = "PIPELLM_LOG";
+    public static final LogLevel LOG_DEFAULT = LogLevel.WARN;
+
+    /** Path of the JSON statistics file written at exit; empty: none. */
+    public static final String STATS_KEY = "stats";
+    public static final String STATS_ENV = "PIPELLM_STATS";
+    public static final String STATS_DEFAULT = "";
+
+    public static final String FAIL_CLOSED_KEY = "fail_closed";
+    public static final String FAIL_CLOSED_ENV = "PIPELLM_FAIL_CLOSED";
+    public static final boolean FAIL_CLOSED_DEFAULT = false;
+
+    /** Encrypt workers of the speculative pipeline (validated now, used by a later issue). */
+    public static final String WORKERS_KEY = "workers";
+    public static final String WORKERS_ENV = "PIPELLM_WORKERS";
+    public static final int WORKERS_DEFAULT = 1;
+    public static final int WORKERS_MIN = 1;
+    public static final int WORKERS_MAX = 64;
+
+    /** Memory for pre-encrypted slots (validated now, used by a later issue). */
+    public static final String MEMORY_BUDGET_KEY = "memory_budget";
+    public static final String MEMORY_BUDGET_ENV = "PIPELLM_MEMORY_BUDGET";
+    public static final long MEMORY_BUDGET_DEFAULT_BYTES = 256L << 20;
+    public static final long MEMORY_BUDGET_MIN_BYTES = 1L << 20;
+    public static final long MEMORY_BUDGET_MAX_BYTES = 1L << 40;
+
+    /** TEST ONLY: {@code <point>:<n>}, see {@link FaultPoint}. */
+    public static final String INJECT_FAULT_KEY = "inject_fault";
+    public static final String INJECT_FAULT_ENV = "PIPELLM_INJECT_FAULT";
+    public static final String INJECT_FAULT_DEFAULT = "none";
+
+    /** Keys only the shim reads; the agent accepts and ignores them. */
+    public static final String HOME_KEY = "home";
+    public static final String JAVA_HOME_KEY = "java_home";
+
+    static final String KNOWN_KEYS = "mode, log, stats, fail_closed, workers, memory_budget, inject_fault, home, java_home";
+
+    private final Mode mode;
+    private final LogLevel log;
+    private final String statsPath;
+    private final boolean failClosed;
+    private final int workers;
+    private final long memoryBudgetBytes;
+    private final FaultPoint faultPoint;
+    private final long faultNth;
+
+    private Config(Mode mode, LogLevel log, String statsPath, boolean failClosed, int workers,
+                   long memoryBudgetBytes, FaultPoint faultPoint, long faultNth) {
+        this.mode = mode;
+        this.log = log;
+        this.statsPath = statsPath;
+        this.failClosed = failClosed;
+        this.workers = workers;
+        this.memoryBudgetBytes = memoryBudgetBytes;
+        this.faultPoint = faultPoint;
+        this.faultNth = faultNth;
+    }
+
+    /** All defaults. */
+    public static Config defaults() {
+        return new Config(MODE_DEFAULT, LOG_DEFAULT, STATS_DEFAULT, FAIL_CLOSED_DEFAULT, WORKERS_DEFAULT,
+                MEMORY_BUDGET_DEFAULT_BYTES, FaultPoint.NONE, 0);
+    }
+
+    /**
+     * Parses and validates {@code key=value,...}. {@code null} or blank means all defaults; empty
+     * entries (",,") are skipped; a repeated key keeps its last value.
+     */
+    public static Config parse(String options) throws ConfigException {
+        Map<String, String> kv = new LinkedHashMap<>();
+        if (options != null) {
+            for (String entry : options.split(",")) {
+                String e = entry.strip();
+                if (e.isEmpty()) continue;
+                int eq = e.indexOf('=');
+                if (eq <= 0) {
+                    String key = eq < 0 ? e : "";
+                    throw new ConfigException(key, "pipellm: option '" + e + "' is not key=value: known keys: "
+                            + KNOWN_KEYS);
+                }
+                kv.put(e.substring(0, eq).strip().toLowerCase(Locale.ROOT), e.substring(eq + 1).strip());
+            }
+        }
+        Mode mode = MODE_DEFAULT;
+        LogLevel log = LOG_DEFAULT;
+        String stats = STATS_DEFAULT;
+        boolean failClosed = FAIL_CLOSED_DEFAULT;
+        int workers = WORKERS_DEFAULT;
+        long budget = MEMORY_BUDGET_DEFAULT_BYTES;
+        FaultPoint faultPoint = FaultPoint.NONE;
+        long faultNth = 0;
+        for (Map.Entry<String, String> e : kv.entrySet()) {
+            String key = e.getKey();
+            String v = e.getValue();
+            switch (key) {
+                case MODE_KEY -> mode = parseMode(v);
+                case LOG_KEY -> log = parseLog(v);
+                case STATS_KEY -> stats = v;
+                case FAIL_CLOSED_KEY -> failClosed = parseBool(key, v);
+                case WORKERS_KEY -> workers = parseWorkers(v);
+                case MEMORY_BUDGET_KEY -> budget = parseBudget(v);
+                case INJECT_FAULT_KEY -> {
+                    if (v.isEmpty() || v.equals(INJECT_FAULT_DEFAULT)) {
+                        faultPoint = FaultPoint.NONE;
+                    } else {
+                        int colon = v.indexOf(':');
+                        faultPoint = colon < 0 ? null : faultPoint(v.substring(0, colon));
+                        faultNth = colon < 0 ? -1 : parseLong(v.substring(colon + 1));
+                        if (faultPoint == null || faultNth < 1) {
+                            throw bad(key, v, "none, evp_update:<n>, evp_final:<n> (n >= 1; test only)");
+                        }
+                    }
+                }
+                case HOME_KEY, JAVA_HOME_KEY -> { /* the shim's */ }
+                default -> throw new ConfigException(key, "pipellm: unknown option '" + key + "' ("
+                        + env(key) + ", or agent option " + key + "): known keys: " + KNOWN_KEYS);
+            }
+        }
+        return new Config(mode, log, stats, failClosed, workers, budget, faultPoint, faultNth);
+    }
+
+    private static Mode parseMode(String v) throws ConfigException {
+        for (Mode m : Mode.values()) {
+            if (m.key.equals(v)) return m;
+        }
+        if (v.equals("off")) {
+            throw new ConfigException(MODE_KEY, "pipellm: mode='off' is handled by the shim and never starts the"
+                    + " agent (" + MODE_ENV + ", or agent option mode): accepted values here: passthrough, sync");
+        }
+        throw bad(MODE_KEY, v, "passthrough, sync (off: the shim loads no agent)");
+    }
+
+    private static LogLevel parseLog(String v) throws ConfigException {
+        for (LogLevel l : LogLevel.values()) {
+            if (l.key().equals(v)) return l;
+        }
+        throw bad(LOG_KEY, v, "off, error, warn, info, debug");
+    }
+
+    private static boolean parseBool(String key, String v) throws ConfigException {
+        return switch (v) {
+            case "1", "true" -> true;
+            case "0", "false" -> false;
+            default -> throw bad(key, v, "0, 1, true, false");
+        };
+    }
+
+    private static int parseWorkers(String v) throws ConfigException {
+        long n = parseLong(v);
+        if (n < WORKERS_MIN || n > WORKERS_MAX) {
+            throw bad(WORKERS_KEY, v, "an integer from " + WORKERS_MIN + " to " + WORKERS_MAX);
+        }
+        return (int) n;
+    }
+
+    private static long parseBudget(String v) throws ConfigException {
+        String accepted = "bytes as an integer with an optional K, M or G suffix (binary: 1K = 1024),"
+                + " from 1M to 1024G";
+        if (v.isEmpty()) throw bad(MEMORY_BUDGET_KEY, v, accepted);
+        int shift = switch (Character.toUpperCase(v.charAt(v.length() - 1))) {
+            case 'K' -> 10;
+            case 'M' -> 20;
+            case 'G' -> 30;
+            default -> 0;
+        };
+        long n = parseLong(shift == 0 ? v : v.substring(0, v.length() - 1));
+        if (n < 0 || n > (MEMORY_BUDGET_MAX_BYTES >> shift)) throw bad(MEMORY_BUDGET_KEY, v, accepted);
+        long bytes = n << shift;
+        if (bytes < MEMORY_BUDGET_MIN_BYTES) throw bad(MEMORY_BUDGET_KEY, v, accepted);
+        return bytes;
+    }
+
+    private static FaultPoint faultPoint(String s) {
+        for (FaultPoint p : FaultPoint.values()) {
+            if (p != FaultPoint.NONE && p.key.equals(s)) return p;
+        }
+        return null;
+    }
+
+    /** A non-negative decimal integer, or -1. */
+    private static long parseLong(String s) {
+        if (s.isEmpty() || s.length() > 18) return -1;
+        long n = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < '0' || c > '9') return -1;
+            n = n * 10 + (c - '0');
+        }
+        return n;
+    }
+
+    private static String env(String key) {
+        return "PIPELLM_" + key.toUpperCase(Locale.ROOT);
+    }
+
+    /** Same shape as the shim's line (shim_options.c), so users see one format. */
+    private static ConfigException bad(String key, String value, String accepted) {
+        return new ConfigException(key, "pipellm: " + key + "='" + value + "' is not valid (" + env(key)
+                + ", or agent option " + key + "): accepted values: " + accepted);
+    }
+
+    public Mode mode() { return mode; }
+    public LogLevel log() { return log; }
+    /** Empty when no statistics file was asked for. */
+    public String statsPath() { return statsPath; }
+    public boolean failClosed() { return failClosed; }
+    public int workers() { return workers; }
+    public long memoryBudgetBytes() { return memoryBudgetBytes; }
+    /** TEST ONLY. */
+    public FaultPoint faultPoint() { return faultPoint; }
+    /** TEST ONLY: 1-based index of the agent-handled call that throws; 0 when no fault is set. */
+    public long faultNth() { return faultNth; }
+
+    /** For logs: every setting, never a secret (the options carry none). */
+    @Override
+    public String toString() {
+        return "mode=" + mode.key + ",log=" + log.key() + ",stats=" + statsPath + ",fail_closed=" + (failClosed ? 1 : 0)
+                + ",workers=" + workers + ",memory_budget=" + memoryBudgetBytes
+                + (faultPoint == FaultPoint.NONE ? "" : ",inject_fault=" + faultPoint.key + ":" + faultNth);
+    }
+}

@@ -1,0 +1,392 @@
+package dev.pipellm.agent.evp;
+
+import dev.pipellm.agent.config.Config;
+import dev.pipellm.agent.config.FaultPoint;
+import dev.pipellm.agent.config.Mode;
+import dev.pipellm.agent.log.DistinctErrorLog;
+import dev.pipellm.agent.stats.Counters;
+import dev.pipellm.agent.stats.StatCounter;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The EVP side of the bridge: what the agent does with each intercepted EVP call (shim_bridge.h).
+ *
+ * <h2>passthrough</h2>
+ * Tracks which contexts are AES-256-GCM, counts a message per init that gives an IV
+ * ({@code h2d_messages} when encrypting, {@code d2h_messages} when decrypting), returns
+ * {@link #PASS} for everything.
+ *
+ * <h2>sync</h2>
+ * For an AES-256-GCM context whose init gives a 12-byte IV (key given now or earlier), the agent owns
+ * the message ({@link CtxState} AGENT) and writes exactly what OpenSSL 3 writes, call by call:
+ * <ul>
+ *   <li>Update: {@code inl} bytes at {@code out}, {@code *outl = inl}, returns 1 ({@code inl == 0}:
+ *       {@code *outl = 0}, returns 1).</li>
+ *   <li>Final: writes nothing, {@code *outl = 0}; encrypt returns 1; decrypt returns 1 only if the tag
+ *       from {@code EVP_CTRL_GCM_SET_TAG} matches (compared in constant time over its length), else 0.
+ *       Decrypted bytes are written at update time, as OpenSSL does: the caller must discard them when
+ *       the final fails.</li>
+ *   <li>{@code EVP_CTRL_GCM_GET_TAG} (0x10) after an encrypt final: writes {@code arg} (1..16) tag
+ *       bytes, returns 1; otherwise returns 0 as OpenSSL does (before final, on a decrypt context, bad
+ *       arg). {@code EVP_CTRL_GCM_SET_TAG} (0x11) on decrypt: the agent keeps the tag and also passes the
+ *       call on (PL_PASS) so the real context has it for a replay. {@code EVP_CTRL_GCM_SET_IVLEN} (0x9)
+ *       with 12: accepted and passed on; another length makes later messages go to OpenSSL.</li>
+ * </ul>
+ * Anything the agent does not emulate in the middle of its message (AAD updates with {@code out ==
+ * NULL}, other ctrl types, a direction change, NULL {@code outl}, negative lengths, partially overlapping
+ * buffers, a decrypt final without a tag) <b>hands the message over</b>: the message so far is
+ * replayed into the real context and this and every later call of the message return PL_PASS.
+ * Calls after the agent's final that OpenSSL would refuse (update, final) return 0.
+ *
+ * <h2>failure</h2>
+ * If the agent's own path throws (or {@code inject_fault} fires), the message <b>falls back</b>: the
+ * real context is re-initialised with {@code EVP_aes_256_gcm()}, key and IV, the earlier updates of the
+ * message are replayed through the real functions (their inputs are still valid inside the driver's
+ * call), the tag is set again for decryption, and the current call returns PL_PASS so the shim calls
+ * the real function: the caller gets OpenSSL's result. {@code fallbacks} counts these; one stderr line
+ * per distinct error. With {@code fail_closed=1}, or when a replay is impossible (an in-place update
+ * already overwrote its input, a real function is missing, the replay fails), the call returns 0 and
+ * the rest of the message is refused ({@code refused_messages}). Never wrong bytes.
+ *
+ * <p>Allocation: passthrough calls and sync-mode lookups allocate nothing; a sync message allocates
+ * inside SunJCE's {@code Cipher.init} (the parameter specs and the JDK's internal key copies), measured
+ * in the tests and reported in docs/configuration.md.
+ */
+public final class EvpMessages {
+    /** shim_bridge.h PL_PASS. */
+    public static final int PASS = -1;
+    /** shim_bridge.h pl_cipher_kind. */
+    public static final int CIPHER_OTHER = 0;
+    public static final int CIPHER_AES_256_GCM = 1;
+    public static final int CIPHER_UNCHANGED = -1;
+    /** OpenSSL ctrl types. */
+    public static final int CTRL_GCM_SET_IVLEN = 0x9;
+    public static final int CTRL_GCM_GET_TAG = 0x10;
+    public static final int CTRL_GCM_SET_TAG = 0x11;
+
+    private static final int REFUSED = 4;
+
+    private final boolean sync;
+    private final boolean failClosed;
+    private final Counters counters;
+    private final DistinctErrorLog errors;
+    private final RealEvp real;
+    private final CtxTable table;
+    private final FaultPoint faultPoint;
+    private final long faultNth;
+    private final AtomicLong faultCalls = new AtomicLong();
+
+    public EvpMessages(Config config, Counters counters, DistinctErrorLog errors, RealEvp real) {
+        this(config, counters, errors, real, CtxTable.DEFAULT_CAPACITY);
+    }
+
+    EvpMessages(Config config, Counters counters, DistinctErrorLog errors, RealEvp real, int contexts) {
+        this.sync = config.mode() == Mode.SYNC;
+        this.failClosed = config.failClosed();
+        this.counters = counters;
+        this.errors = errors;
+        this.real = real;
+        this.table = new CtxTable(contexts);
+        this.faultPoint = config.faultPoint();
+        this.faultNth = config.faultNth();
+    }
+
+    /** After the real init succeeded. Returns PL_PASS, or 0 to make the init fail (fail_closed). */
+    public int init(long ctx, int enc, int cipherKind, long key, long iv) {
+        if (cipherKind == CIPHER_OTHER) {
+            table.remove(ctx);
+            return PASS;
+        }
+        CtxState st;
+        if (cipherKind == CIPHER_AES_256_GCM) {
+            st = table.getOrAdd(ctx);
+            if (st == null) {
+                counters.increment(StatCounter.UNTRACKED_CONTEXTS);
+                return PASS;
+            }
+            // a cipher given to init starts a fresh cipher context in OpenSSL 3: forget key and IV
+            st.gcm = true;
+            st.keyKnown = false;
+            st.ivPending = false;
+            st.ivLen = CtxState.DEFAULT_IV_BYTES;
+        } else {
+            st = table.get(ctx);
+            if (st == null || !st.gcm) return PASS;
+        }
+        boolean encrypt = enc != 0;
+        st.state = CtxState.REAL;
+        if (iv != 0) counters.increment(encrypt ? StatCounter.H2D_MESSAGES : StatCounter.D2H_MESSAGES);
+        if (!sync) return PASS;
+
+        if (key != 0) {
+            NativeMemory.copyIn(key, st.keyIncoming, 0, CtxState.KEY_BYTES);
+            if (!st.keyKnown || !Arrays.equals(st.key, st.keyIncoming)) {
+                System.arraycopy(st.keyIncoming, 0, st.key, 0, CtxState.KEY_BYTES);
+                st.keyChanged = true;
+            }
+            Arrays.fill(st.keyIncoming, (byte) 0);
+            st.keyKnown = true;
+        }
+        if (iv != 0) {
+            st.ivPending = st.ivLen == GcmStream.IV_BYTES;
+            if (st.ivPending) NativeMemory.copyIn(iv, st.iv, 0, GcmStream.IV_BYTES);
+        }
+        if (!st.keyKnown || !st.ivPending) return PASS;
+
+        st.startMessage(encrypt);
+        st.ivPending = false;
+        try {
+            if (st.stream == null) st.stream = new GcmStream();
+            st.stream.begin(st.key, st.keyChanged, st.iv);
+            st.keyChanged = false;
+            st.state = CtxState.AGENT;
+            return PASS;
+        } catch (Throwable t) {
+            // the real context holds exactly this init: the whole message can go to OpenSSL
+            counters.increment(StatCounter.FALLBACKS);
+            errors.record("evp_init", t);
+            if (failClosed) {
+                counters.increment(StatCounter.REFUSED_MESSAGES);
+                st.state = REFUSED;
+                return 0;
+            }
+            return PASS;
+        }
+    }
+
+    public int update(long ctx, int enc, long out, long outl, long in, int inl) {
+        if (!sync) return PASS;
+        CtxState st = table.get(ctx);
+        if (st == null) return PASS;
+        int state = st.state;
+        if (state != CtxState.AGENT) {
+            if (state == CtxState.AGENT_DONE || state == REFUSED) {
+                if (outl != 0) NativeMemory.putInt(outl, 0);
+                return 0;
+            }
+            return PASS;
+        }
+        boolean encrypt = enc != 0;
+        if (encrypt != st.enc || outl == 0 || inl < 0 || (out == 0 && inl > 0)
+                || partiallyOverlapping(out, in, inl)) {
+            return handOver(st, false);
+        }
+        if (inl == 0) {
+            NativeMemory.putInt(outl, 0);
+            return 1;
+        }
+        if (out == in) st.replayable = false;
+        try {
+            if (faultPoint == FaultPoint.EVP_UPDATE) maybeFault();
+            Staging s = Staging.get();
+            GcmStream stream = st.stream;
+            for (int pos = 0; pos < inl; ) {
+                int n = Math.min(Staging.CHUNK_BYTES, inl - pos);
+                NativeMemory.copyIn(in + pos, s.in, 0, n);
+                stream.update(encrypt, s.in, n, s.out, s.scratch);
+                NativeMemory.copyOut(s.out, 0, out + pos, n);
+                pos += n;
+            }
+            NativeMemory.putInt(outl, inl);
+            st.recordUpdate(in, out, inl);
+            return 1;
+        } catch (Throwable t) {
+            return fallBack(st, "evp_update", t);
+        }
+    }
+
+    public int finish(long ctx, int enc, long out, long outl) {
+        if (!sync) return PASS;
+        CtxState st = table.get(ctx);
+        if (st == null) return PASS;
+        int state = st.state;
+        if (state != CtxState.AGENT) {
+            if (state == CtxState.AGENT_DONE || state == REFUSED) {
+                if (outl != 0) NativeMemory.putInt(outl, 0);
+                return 0;
+            }
+            return PASS;
+        }
+        boolean encrypt = enc != 0;
+        if (encrypt != st.enc || outl == 0 || (!encrypt && st.expectedTagLen == 0)) return handOver(st, false);
+        try {
+            if (faultPoint == FaultPoint.EVP_FINAL) maybeFault();
+            Staging s = Staging.get();
+            st.stream.finish(s.scratch, s.tag);
+            NativeMemory.putInt(outl, 0);
+            st.state = CtxState.AGENT_DONE;
+            counters.increment(StatCounter.SLOW_PATH_MESSAGES);
+            if (encrypt) {
+                System.arraycopy(s.tag, 0, st.tag, 0, GcmStream.TAG_BYTES);
+                counters.increment(StatCounter.AGENT_ENCRYPTED_MESSAGES);
+                return 1;
+            }
+            counters.increment(StatCounter.AGENT_DECRYPTED_MESSAGES);
+            boolean ok = equalsConstantTime(s.tag, st.expectedTag, st.expectedTagLen);
+            if (!ok) counters.increment(StatCounter.TAG_FAILURES);
+            return ok ? 1 : 0;
+        } catch (Throwable t) {
+            return fallBack(st, "evp_final", t);
+        }
+    }
+
+    public int ctrl(long ctx, int type, int arg, long ptr) {
+        if (!sync) return PASS;
+        CtxState st = table.get(ctx);
+        if (st == null) return PASS;
+        int state = st.state;
+        switch (type) {
+            case CTRL_GCM_SET_IVLEN -> {
+                if (state == CtxState.AGENT && arg != GcmStream.IV_BYTES) {
+                    int r = handOver(st, false);
+                    if (r != PASS) return r;
+                }
+                if (arg > 0 && arg != st.ivLen) {
+                    st.ivLen = arg;
+                    st.ivPending = false;
+                }
+                return PASS;
+            }
+            case CTRL_GCM_GET_TAG -> {
+                if (state == CtxState.AGENT_DONE) {
+                    if (!st.enc || arg < 1 || arg > GcmStream.TAG_BYTES || ptr == 0) return 0;
+                    NativeMemory.copyOut(st.tag, 0, ptr, arg);
+                    return 1;
+                }
+                return state == CtxState.AGENT || state == REFUSED ? 0 : PASS;
+            }
+            case CTRL_GCM_SET_TAG -> {
+                if (state == CtxState.AGENT && !st.enc && arg >= 1 && arg <= GcmStream.TAG_BYTES && ptr != 0) {
+                    NativeMemory.copyIn(ptr, st.expectedTag, 0, arg);
+                    st.expectedTagLen = arg;
+                }
+                return PASS;
+            }
+            default -> {
+                if (state == CtxState.AGENT) return handOver(st, false);
+                if (state == CtxState.AGENT_DONE) return handOver(st, true);
+                return PASS;
+            }
+        }
+    }
+
+    /** Before the real EVP_CIPHER_CTX_reset/free: drop the state, zero the key. */
+    public void forget(long ctx) {
+        table.remove(ctx);
+    }
+
+    /** Contexts currently tracked (tests). */
+    public int trackedContexts() {
+        return table.size();
+    }
+
+    private void maybeFault() {
+        if (faultCalls.incrementAndGet() == faultNth) {
+            throw new InjectedFaultException(faultPoint.key + ":" + faultNth);
+        }
+    }
+
+    /** The agent's own path failed: replay into OpenSSL, or refuse. */
+    private int fallBack(CtxState st, String where, Throwable t) {
+        counters.increment(StatCounter.FALLBACKS);
+        errors.record(where, t);
+        if (failClosed) return refuse(st);
+        if (!st.replayable) {
+            errors.record(where, "an in-place update already overwrote its input; the message cannot be replayed");
+            return refuse(st);
+        }
+        if (!replay(st, false, where)) return refuse(st);
+        st.state = CtxState.REAL;
+        return PASS;
+    }
+
+    /** A call the agent does not emulate: give the message to OpenSSL from here on. */
+    private int handOver(CtxState st, boolean includeFinal) {
+        counters.increment(StatCounter.HANDED_OVER_MESSAGES);
+        if (st.updates == 0 && !includeFinal) {
+            st.state = CtxState.REAL; // the real context holds exactly this message's init
+            return PASS;
+        }
+        if (!st.replayable || !replay(st, includeFinal, "hand-over")) return refuse(st);
+        st.state = CtxState.REAL;
+        return PASS;
+    }
+
+    private int refuse(CtxState st) {
+        counters.increment(StatCounter.REFUSED_MESSAGES);
+        st.state = REFUSED;
+        return 0;
+    }
+
+    /**
+     * Re-runs this message so far through the real functions: init (cipher, key, IV), every recorded
+     * update with its original pointers, the decrypt tag, and optionally the final.
+     */
+    private boolean replay(CtxState st, boolean includeFinal, String where) {
+        if (real == null) {
+            errors.record(where, "no real OpenSSL table; cannot replay");
+            return false;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment m = RealEvp.scratch(arena);
+            long base = m.address();
+            long keyAt = base, ivAt = base + 32, tagAt = base + 48, outlAt = base + 64, finalAt = base + 80;
+            MemorySegment.copy(st.key, 0, m, ValueLayout.JAVA_BYTE, 0, CtxState.KEY_BYTES);
+            MemorySegment.copy(st.iv, 0, m, ValueLayout.JAVA_BYTE, 32, GcmStream.IV_BYTES);
+            try {
+                int r = real.initAes256Gcm(st.enc, st.ctx, keyAt, ivAt);
+                m.asSlice(0, CtxState.KEY_BYTES).fill((byte) 0);
+                if (r != 1) return replayFailed(where, "init", r);
+                for (int i = 0; i < st.updates; i++) {
+                    r = real.update(st.enc, st.ctx, st.updOut[i], outlAt, st.updIn[i], st.updLen[i]);
+                    if (r != 1) return replayFailed(where, "update", r);
+                }
+                if (!st.enc && st.expectedTagLen > 0) {
+                    MemorySegment.copy(st.expectedTag, 0, m, ValueLayout.JAVA_BYTE, 48, st.expectedTagLen);
+                    r = real.ctrl(st.ctx, CTRL_GCM_SET_TAG, st.expectedTagLen, tagAt);
+                    if (r != 1) return replayFailed(where, "set tag", r);
+                }
+                if (includeFinal) {
+                    r = real.finish(st.enc, st.ctx, finalAt, outlAt);
+                    if (st.enc && r != 1) return replayFailed(where, "final", r);
+                }
+                return true;
+            } finally {
+                m.fill((byte) 0);
+            }
+        } catch (Throwable t) {
+            errors.record(where + " replay", t);
+            return false;
+        }
+    }
+
+    private boolean replayFailed(String where, String step, int r) {
+        errors.record(where + " replay", r == RealEvp.NO_REAL
+                ? "the real OpenSSL function for " + step + " is not in the shim's table"
+                : "the real OpenSSL " + step + " returned " + r);
+        return false;
+    }
+
+    private static boolean partiallyOverlapping(long out, long in, int inl) {
+        long diff = out - in;
+        return inl > 0 && diff != 0 && diff < inl && diff > -inl;
+    }
+
+    private static boolean equalsConstantTime(byte[] computed, byte[] expected, int len) {
+        if (len < 1 || len > GcmStream.TAG_BYTES) return false;
+        int d = 0;
+        for (int i = 0; i < len; i++) d |= computed[i] ^ expected[i];
+        return d == 0;
+    }
+
+    /** TEST ONLY: thrown by {@code inject_fault}. */
+    static final class InjectedFaultException extends RuntimeException {
+        InjectedFaultException(String what) {
+            super("inject_fault=" + what + " (test only)", null, false, false);
+        }
+    }
+}

@@ -1,0 +1,32 @@
+package dev.pipellm.agent.stats;
+
+/**
+ * Every counter the agent keeps. The key is used verbatim in the {@code PIPELLM_STATS} JSON object.
+ * A message is one EVP init with an IV on an AES-256-GCM context, up to its final.
+ */
+public enum StatCounter {
+    INTERCEPTED_COPIES("intercepted_copies", "cudaMemcpy* calls seen by on_copy"),
+    INTERCEPTED_SYNCS("intercepted_syncs", "stream/device/event synchronize, event record and stream-wait calls"),
+    INTERCEPTED_ALLOCS("intercepted_allocs", "host/device allocations and frees seen by on_alloc"),
+    H2D_MESSAGES("h2d_messages", "AES-256-GCM encrypt messages started (EVP_EncryptInit_ex with an IV)"),
+    D2H_MESSAGES("d2h_messages", "AES-256-GCM decrypt messages started (EVP_DecryptInit_ex with an IV)"),
+    AGENT_ENCRYPTED_MESSAGES("agent_encrypted_messages", "encrypt messages the agent completed itself"),
+    AGENT_DECRYPTED_MESSAGES("agent_decrypted_messages", "decrypt messages the agent completed itself (tag verified or not)"),
+    FAST_PATH_MESSAGES("fast_path_messages", "messages served from pre-encrypted slots (0 until the pipeline exists)"),
+    SLOW_PATH_MESSAGES("slow_path_messages", "messages the agent encrypted or decrypted at the time of the call"),
+    FALLBACKS("fallbacks", "messages the agent's own path failed on and replayed through the real OpenSSL"),
+    HANDED_OVER_MESSAGES("handed_over_messages", "messages given back to the real OpenSSL because of a call the agent does not emulate"),
+    REFUSED_MESSAGES("refused_messages", "messages the agent refused (fail_closed, or no way to replay)"),
+    TAG_FAILURES("tag_failures", "agent decrypt finals whose tag did not verify"),
+    AGENT_ERRORS("agent_errors", "Throwables caught in upcalls"),
+    UNTRACKED_CONTEXTS("untracked_contexts", "EVP contexts left to OpenSSL because the context table was full");
+
+    /** snake_case JSON key. */
+    public final String key;
+    public final String label;
+
+    StatCounter(String key, String label) {
+        this.key = key;
+        this.label = label;
+    }
+}
