@@ -5,6 +5,7 @@ import dev.pipellm.agent.config.ConfigException;
 import dev.pipellm.agent.config.FaultPoint;
 import dev.pipellm.agent.config.Mode;
 import dev.pipellm.agent.evp.HookIds;
+import dev.pipellm.agent.evp.JitWarmUp;
 import dev.pipellm.agent.evp.RealEvp;
 import dev.pipellm.agent.log.AgentLog;
 import java.lang.foreign.Arena;
@@ -75,6 +76,7 @@ public final class Bridge {
                 AgentLog.logger().warn("pipellm: inject_fault={}:{} is set: TEST ONLY, an agent fault will be"
                         + " injected", config.faultPoint().key, config.faultNth());
             }
+            if (config.mode() == Mode.SYNC) JitWarmUp.startInBackground();
             AgentLog.logger().info("pipellm: agent started (role {}): {}", role, config);
             upcalls = table.address();
             return upcalls;
