@@ -393,8 +393,7 @@ public final class BcLtsGcmEngine implements GcmEngine {
         long lastEncryptKeyId;
         final byte[] lastEncryptIv = new byte[IV_BYTES];
         final byte[] scratchIv = new byte[IV_BYTES];
-        byte[] stagingIn = new byte[0];
-        byte[] stagingOut = new byte[0];
+        final StagingBuffers staging = new StagingBuffers(0, 0);
 
         ThreadState(Object cipher) {
             this.cipher = cipher;
@@ -453,17 +452,11 @@ public final class BcLtsGcmEngine implements GcmEngine {
         }
 
         byte[] stagingIn(int bytes) {
-            if (stagingIn.length < bytes) {
-                stagingIn = new byte[bytes];
-            }
-            return stagingIn;
+            return staging.in(bytes);
         }
 
         byte[] stagingOut(int bytes) {
-            if (stagingOut.length < bytes) {
-                stagingOut = new byte[bytes];
-            }
-            return stagingOut;
+            return staging.out(bytes);
         }
 
         void forget() {
@@ -473,8 +466,7 @@ public final class BcLtsGcmEngine implements GcmEngine {
         void scrub() {
             Arrays.fill(keyBytes, (byte) 0);
             keyParameter = null;
-            Arrays.fill(stagingIn, (byte) 0);
-            Arrays.fill(stagingOut, (byte) 0);
+            staging.wipe();
         }
     }
 }

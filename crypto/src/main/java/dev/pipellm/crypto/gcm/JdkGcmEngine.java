@@ -410,16 +410,14 @@ public final class JdkGcmEngine implements GcmEngine {
         final byte[] chunk = new byte[CHUNK_BYTES];
         /** Last partial block plus tag. */
         final byte[] tail = new byte[16 + TAG_BYTES + 16];
-        byte[] stagingIn;
-        byte[] stagingOut;
+        final StagingBuffers staging;
         /** Key id and IV of the last successful encrypt init, for SunJCE's IV-reuse guard. */
         long lastEncryptKeyId;
         final byte[] lastEncryptIv = new byte[IV_BYTES];
 
         ThreadState(Cipher cipher, int stagingBytes) {
             this.cipher = cipher;
-            this.stagingIn = new byte[stagingBytes + TAG_BYTES];
-            this.stagingOut = new byte[stagingBytes];
+            this.staging = new StagingBuffers(stagingBytes + TAG_BYTES, stagingBytes);
         }
 
         int initEncrypt(GcmKey key, byte[] iv, byte[] aad) throws GeneralSecurityException {
@@ -464,17 +462,11 @@ public final class JdkGcmEngine implements GcmEngine {
         }
 
         byte[] stagingIn(int bytes) {
-            if (stagingIn.length < bytes) {
-                stagingIn = new byte[bytes];
-            }
-            return stagingIn;
+            return staging.in(bytes);
         }
 
         byte[] stagingOut(int bytes) {
-            if (stagingOut.length < bytes) {
-                stagingOut = new byte[bytes];
-            }
-            return stagingOut;
+            return staging.out(bytes);
         }
 
         /** After a failure the cipher's state is unknown: forget the reuse-guard memory. */
@@ -492,8 +484,7 @@ public final class JdkGcmEngine implements GcmEngine {
             }
             Arrays.fill(chunk, (byte) 0);
             Arrays.fill(tail, (byte) 0);
-            Arrays.fill(stagingIn, (byte) 0);
-            Arrays.fill(stagingOut, (byte) 0);
+            staging.wipe();
         }
     }
 }
