@@ -3,9 +3,9 @@
  *
  * Each stream owns a FIFO of ops run in order by its worker thread (or, for a synchronous op on an
  * idle stream, by the calling thread: no hand-off for plain cudaMemcpy). Modelled time: an op starts
- * at max(its submission, the end of the stream's previous op, the engine it needs) and ends after its
- * modelled duration, which the executor sleeps; it ends later only if simgpu's own CPU work (e.g.
- * copy-engine crypto) did not finish in time. Events record the modelled end of what precedes them,
+ * at max(its submission, the end of the stream's previous op, the engine it needs) and lasts
+ * max(its modelled duration, the real work simgpu did for it, e.g. copy-engine crypto), which the
+ * executor sleeps out. Events record the modelled end of what precedes them,
  * so event times are exact and reproducible. The legacy default stream synchronises implicitly with
  * every blocking stream through internal fence events, as in the CUDA programming guide.
  *
@@ -92,15 +92,13 @@ void simgpu_op_release(simgpu_op *op) { op_free(op); }
 
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
-/* Ends an op that started at `start` and models `dur` ns: sleeps to its modelled end unless the
- * real work already took longer, in which case the real end is the end. */
-static uint64_t finish(int dir, uint64_t start, uint64_t dur) {
-    uint64_t end = start + dur;
-    uint64_t now = simgpu_now_ns();
-    if (now > end) {
-        simgpu_engine_release(dir, now);
-        return now;
-    }
+/* Ends an op that starts at `start` (model time) and models `dur` ns, after simgpu spent `work` ns of
+ * real CPU work on it (memcpy, copy-engine crypto, waiting for the driver's messages). The op lasts
+ * max(dur, work): simulated time never runs ahead of what this machine did, but a worker thread that
+ * the host scheduled late does not stretch the device's timeline. */
+static uint64_t finish(int dir, uint64_t start, uint64_t dur, uint64_t work) {
+    uint64_t end = start + (work > dur ? work : dur);
+    if (work > dur) simgpu_engine_release(dir, end);
     simgpu_sleep_until(end);
     return end;
 }
@@ -118,8 +116,9 @@ static uint64_t execute(simgpu_stream *s, simgpu_op *op, uint64_t earliest) {
             uint64_t bytes = simgpu_copy_bytes(&op->u.copy.c);
             uint64_t dur = g.cfg.copy_latency_ns + simgpu_transfer_ns(bytes, g.cfg.pcie_gbps);
             uint64_t start = simgpu_engine_reserve(op->u.copy.c.dir, earliest, dur);
+            uint64_t t0 = simgpu_now_ns();
             simgpu_cc_execute(op);
-            return finish(op->u.copy.c.dir, start, dur);
+            return finish(op->u.copy.c.dir, start, dur, simgpu_now_ns() - t0);
         }
         int dir = op->u.copy.c.dir;
         if (dir == DIR_H2H) {
@@ -128,18 +127,20 @@ static uint64_t execute(simgpu_stream *s, simgpu_op *op, uint64_t earliest) {
         }
         uint64_t dur = g.cfg.copy_latency_ns + simgpu_transfer_ns(simgpu_copy_bytes(&op->u.copy.c), rate_gbps(dir));
         uint64_t start = simgpu_engine_reserve(dir, earliest, dur);
+        uint64_t t0 = simgpu_now_ns();
         simgpu_copy_execute_plain(&op->u.copy.c);
-        return finish(dir, start, dur);
+        return finish(dir, start, dur, simgpu_now_ns() - t0);
     }
     case OP_MEMSET: {
         if (poisoned) return earliest;
         uint64_t dur = g.cfg.copy_latency_ns + simgpu_transfer_ns(op->u.memset.n, g.cfg.d2d_gbps);
+        uint64_t t0 = simgpu_now_ns();
         memset(op->u.memset.dst, op->u.memset.value, op->u.memset.n);
-        return finish(DIR_H2H, earliest, dur);
+        return finish(DIR_H2H, earliest, dur, simgpu_now_ns() - t0);
     }
     case OP_COMPUTE:
         if (poisoned) return earliest;
-        return finish(DIR_H2H, earliest, op->u.compute.ns);
+        return finish(DIR_H2H, earliest, op->u.compute.ns, 0);
     case OP_HOST_FN:
         if (poisoned) return earliest;
         simgpu_sleep_until(earliest);
