@@ -183,6 +183,19 @@ static void complete_locked(simgpu_stream *s, simgpu_op *op, uint64_t end) {
     simgpu_wake_sched();
 }
 
+/* Executes op as the stream's only executor and completes it: called with g.mu held, returns with it
+ * released (the worker and the inline path of a synchronous op both end here). */
+static void run_unlocking(simgpu_stream *s, simgpu_op *op) {
+    s->executing = 1;
+    uint64_t earliest = max_u64(s->last_end_ns, op->submit_ns);
+    pthread_mutex_unlock(&g.mu);
+    uint64_t end = execute(s, op, earliest);
+    pthread_mutex_lock(&g.mu);
+    complete_locked(s, op, end);
+    pthread_mutex_unlock(&g.mu);
+    op_free(op);
+}
+
 static void stream_put_locked(simgpu_stream *s) {
     if (--s->refs == 0) {
         if (s->fence) event_put_locked(s->fence);
@@ -200,14 +213,7 @@ static void *worker_main(void *arg) {
         simgpu_op *op = s->head;
         s->head = op->next;
         if (!s->head) s->tail = NULL;
-        s->executing = 1;
-        uint64_t earliest = max_u64(s->last_end_ns, op->submit_ns);
-        pthread_mutex_unlock(&g.mu);
-        uint64_t end = execute(s, op, earliest);
-        pthread_mutex_lock(&g.mu);
-        complete_locked(s, op, end);
-        pthread_mutex_unlock(&g.mu);
-        op_free(op);
+        run_unlocking(s, op);
         pthread_mutex_lock(&g.mu);
     }
     stream_put_locked(s);
@@ -335,14 +341,7 @@ int simgpu_try_inline(simgpu_stream *s, simgpu_op *op) {
     }
     op->seq = ++s->submitted;
     op->submit_ns = simgpu_now_ns();
-    s->executing = 1;
-    uint64_t earliest = max_u64(s->last_end_ns, op->submit_ns);
-    pthread_mutex_unlock(&g.mu);
-    uint64_t end = execute(s, op, earliest);
-    pthread_mutex_lock(&g.mu);
-    complete_locked(s, op, end);
-    pthread_mutex_unlock(&g.mu);
-    op_free(op);
+    run_unlocking(s, op);
     return 1;
 }
 

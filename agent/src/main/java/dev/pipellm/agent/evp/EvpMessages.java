@@ -158,18 +158,30 @@ public final class EvpMessages {
         }
     }
 
+    /** {@link #answerUnlessOwned}: the agent owns the context's current message. */
+    private static final int OWNED = Integer.MIN_VALUE;
+
+    /**
+     * What an update or final on {@code st} answers when the agent does not own its message: PL_PASS for
+     * an unknown or OpenSSL-owned context, 0 (nothing written) after the agent finished or refused the
+     * message, as OpenSSL would; {@link #OWNED} when the agent owns it.
+     */
+    private static int answerUnlessOwned(CtxState st, long outl) {
+        if (st == null) return PASS;
+        int state = st.state;
+        if (state == CtxState.AGENT) return OWNED;
+        if (state == CtxState.AGENT_DONE || state == REFUSED) {
+            if (outl != 0) NativeMemory.putInt(outl, 0);
+            return 0;
+        }
+        return PASS;
+    }
+
     public int update(long ctx, int enc, long out, long outl, long in, int inl) {
         if (!sync) return PASS;
         CtxState st = table.get(ctx);
-        if (st == null) return PASS;
-        int state = st.state;
-        if (state != CtxState.AGENT) {
-            if (state == CtxState.AGENT_DONE || state == REFUSED) {
-                if (outl != 0) NativeMemory.putInt(outl, 0);
-                return 0;
-            }
-            return PASS;
-        }
+        int notOwned = answerUnlessOwned(st, outl);
+        if (notOwned != OWNED) return notOwned;
         boolean encrypt = enc != 0;
         if (encrypt != st.enc || outl == 0 || inl < 0 || (out == 0 && inl > 0)
                 || partiallyOverlapping(out, in, inl)) {
@@ -202,15 +214,8 @@ public final class EvpMessages {
     public int finish(long ctx, int enc, long out, long outl) {
         if (!sync) return PASS;
         CtxState st = table.get(ctx);
-        if (st == null) return PASS;
-        int state = st.state;
-        if (state != CtxState.AGENT) {
-            if (state == CtxState.AGENT_DONE || state == REFUSED) {
-                if (outl != 0) NativeMemory.putInt(outl, 0);
-                return 0;
-            }
-            return PASS;
-        }
+        int notOwned = answerUnlessOwned(st, outl);
+        if (notOwned != OWNED) return notOwned;
         boolean encrypt = enc != 0;
         if (encrypt != st.enc || outl == 0 || (!encrypt && st.expectedTagLen == 0)) return handOver(st, false);
         try {
