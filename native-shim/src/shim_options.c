@@ -13,8 +13,11 @@
 pl_options pl_opts = {.mode = PL_OPT_MODE_PASSTHROUGH, .log_level = PL_LOG_WARN};
 
 /* Keys read from PIPELLM_<KEY>; agent options may set any of them too. */
-static const char *const ENV_KEYS[] = {"mode", "log", "stats", "fail_closed", "workers", "memory_budget",
-                                       "inject_fault", "home", "java_home"};
+static const char *const ENV_KEYS[] = {
+#define X(key) #key,
+#include "shim_options.def"
+#undef X
+};
 
 static int bad(const char *key, const char *val, const char *accepted) {
     char var[64], line[640];

@@ -1,6 +1,7 @@
 package dev.pipellm.agent.config;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -25,10 +26,26 @@ public final class Config {
     public static final String LOG_ENV = "PIPELLM_LOG";
     public static final LogLevel LOG_DEFAULT = LogLevel.WARN;
 
-    /** Path of the JSON statistics file written at exit; empty: none. */
+    /** Path of the JSON statistics file (written periodically and at exit); empty: none. */
     public static final String STATS_KEY = "stats";
     public static final String STATS_ENV = "PIPELLM_STATS";
     public static final String STATS_DEFAULT = "";
+
+    /** How often the statistics file is rewritten while the process runs; 0: only at exit. */
+    public static final String STATS_INTERVAL_KEY = "stats_interval_ms";
+    public static final String STATS_INTERVAL_ENV = "PIPELLM_STATS_INTERVAL_MS";
+    public static final long STATS_INTERVAL_DEFAULT_MS = 1000;
+    public static final long STATS_INTERVAL_MAX_MS = 3_600_000;
+
+    /** Always print the one-line summary at exit (else it is an info-level line). */
+    public static final String SUMMARY_KEY = "summary";
+    public static final String SUMMARY_ENV = "PIPELLM_SUMMARY";
+    public static final boolean SUMMARY_DEFAULT = false;
+
+    /** Who handles messages until the agent's own AES-GCM is warm and faster than OpenSSL. */
+    public static final String COLD_START_KEY = "cold_start";
+    public static final String COLD_START_ENV = "PIPELLM_COLD_START";
+    public static final ColdStart COLD_START_DEFAULT = ColdStart.OPENSSL;
 
     public static final String FAIL_CLOSED_KEY = "fail_closed";
     public static final String FAIL_CLOSED_ENV = "PIPELLM_FAIL_CLOSED";
@@ -57,22 +74,33 @@ public final class Config {
     public static final String HOME_KEY = "home";
     public static final String JAVA_HOME_KEY = "java_home";
 
-    static final String KNOWN_KEYS = "mode, log, stats, fail_closed, workers, memory_budget, inject_fault, home, java_home";
+    /** Every key, in the order of native-shim/src/shim_options.def (ConfigTest checks they agree). */
+    public static final List<String> KEYS = List.of(MODE_KEY, LOG_KEY, STATS_KEY, STATS_INTERVAL_KEY, SUMMARY_KEY,
+            COLD_START_KEY, FAIL_CLOSED_KEY, WORKERS_KEY, MEMORY_BUDGET_KEY, INJECT_FAULT_KEY, HOME_KEY, JAVA_HOME_KEY);
+
+    static final String KNOWN_KEYS = String.join(", ", KEYS);
 
     private final Mode mode;
     private final LogLevel log;
     private final String statsPath;
+    private final long statsIntervalMs;
+    private final boolean summary;
+    private final ColdStart coldStart;
     private final boolean failClosed;
     private final int workers;
     private final long memoryBudgetBytes;
     private final FaultPoint faultPoint;
     private final long faultNth;
 
-    private Config(Mode mode, LogLevel log, String statsPath, boolean failClosed, int workers,
-                   long memoryBudgetBytes, FaultPoint faultPoint, long faultNth) {
+    private Config(Mode mode, LogLevel log, String statsPath, long statsIntervalMs, boolean summary,
+                   ColdStart coldStart, boolean failClosed, int workers, long memoryBudgetBytes,
+                   FaultPoint faultPoint, long faultNth) {
         this.mode = mode;
         this.log = log;
         this.statsPath = statsPath;
+        this.statsIntervalMs = statsIntervalMs;
+        this.summary = summary;
+        this.coldStart = coldStart;
         this.failClosed = failClosed;
         this.workers = workers;
         this.memoryBudgetBytes = memoryBudgetBytes;
@@ -82,8 +110,9 @@ public final class Config {
 
     /** All defaults. */
     public static Config defaults() {
-        return new Config(MODE_DEFAULT, LOG_DEFAULT, STATS_DEFAULT, FAIL_CLOSED_DEFAULT, WORKERS_DEFAULT,
-                MEMORY_BUDGET_DEFAULT_BYTES, FaultPoint.NONE, 0);
+        return new Config(MODE_DEFAULT, LOG_DEFAULT, STATS_DEFAULT, STATS_INTERVAL_DEFAULT_MS, SUMMARY_DEFAULT,
+                COLD_START_DEFAULT, FAIL_CLOSED_DEFAULT, WORKERS_DEFAULT, MEMORY_BUDGET_DEFAULT_BYTES,
+                FaultPoint.NONE, 0);
     }
 
     /**
@@ -108,6 +137,9 @@ public final class Config {
         Mode mode = MODE_DEFAULT;
         LogLevel log = LOG_DEFAULT;
         String stats = STATS_DEFAULT;
+        long statsInterval = STATS_INTERVAL_DEFAULT_MS;
+        boolean summary = SUMMARY_DEFAULT;
+        ColdStart coldStart = COLD_START_DEFAULT;
         boolean failClosed = FAIL_CLOSED_DEFAULT;
         int workers = WORKERS_DEFAULT;
         long budget = MEMORY_BUDGET_DEFAULT_BYTES;
@@ -120,6 +152,9 @@ public final class Config {
                 case MODE_KEY -> mode = parseMode(v);
                 case LOG_KEY -> log = parseLog(v);
                 case STATS_KEY -> stats = v;
+                case STATS_INTERVAL_KEY -> statsInterval = parseStatsInterval(v);
+                case SUMMARY_KEY -> summary = parseBool(key, v);
+                case COLD_START_KEY -> coldStart = parseColdStart(v);
                 case FAIL_CLOSED_KEY -> failClosed = parseBool(key, v);
                 case WORKERS_KEY -> workers = parseWorkers(v);
                 case MEMORY_BUDGET_KEY -> budget = parseBudget(v);
@@ -140,7 +175,25 @@ public final class Config {
                         + env(key) + ", or agent option " + key + "): known keys: " + KNOWN_KEYS);
             }
         }
-        return new Config(mode, log, stats, failClosed, workers, budget, faultPoint, faultNth);
+        return new Config(mode, log, stats, statsInterval, summary, coldStart, failClosed, workers, budget,
+                faultPoint, faultNth);
+    }
+
+    /**
+     * The options the shim would merge from {@code env}'s {@code PIPELLM_<KEY>} variables (known keys
+     * only, in {@link #KEYS} order), as {@code key=value,...}. A value with a comma is refused, as the
+     * shim refuses it. {@code mode=off} is left out: the shim handles it and never starts the agent.
+     */
+    public static String optionsFromEnvironment(Map<String, String> env) throws ConfigException {
+        StringBuilder sb = new StringBuilder();
+        for (String key : KEYS) {
+            String v = env.get(env(key));
+            if (v == null || (key.equals(MODE_KEY) && v.equals("off"))) continue;
+            if (v.indexOf(',') >= 0) throw bad(key, v, "a value without commas");
+            if (!sb.isEmpty()) sb.append(',');
+            sb.append(key).append('=').append(v);
+        }
+        return sb.toString();
     }
 
     private static Mode parseMode(String v) throws ConfigException {
@@ -159,6 +212,21 @@ public final class Config {
             if (l.key().equals(v)) return l;
         }
         throw bad(LOG_KEY, v, "off, error, warn, info, debug");
+    }
+
+    private static long parseStatsInterval(String v) throws ConfigException {
+        long n = parseLong(v);
+        if (n < 0 || n > STATS_INTERVAL_MAX_MS) {
+            throw bad(STATS_INTERVAL_KEY, v, "milliseconds as an integer from 0 (only at exit) to " + STATS_INTERVAL_MAX_MS);
+        }
+        return n;
+    }
+
+    private static ColdStart parseColdStart(String v) throws ConfigException {
+        for (ColdStart c : ColdStart.values()) {
+            if (c.key.equals(v)) return c;
+        }
+        throw bad(COLD_START_KEY, v, "openssl, agent");
     }
 
     private static boolean parseBool(String key, String v) throws ConfigException {
@@ -227,6 +295,10 @@ public final class Config {
     public LogLevel log() { return log; }
     /** Empty when no statistics file was asked for. */
     public String statsPath() { return statsPath; }
+    /** 0: the statistics file is written only at exit. */
+    public long statsIntervalMs() { return statsIntervalMs; }
+    public boolean summary() { return summary; }
+    public ColdStart coldStart() { return coldStart; }
     public boolean failClosed() { return failClosed; }
     public int workers() { return workers; }
     public long memoryBudgetBytes() { return memoryBudgetBytes; }
@@ -238,7 +310,8 @@ public final class Config {
     /** For logs: every setting, never a secret (the options carry none). */
     @Override
     public String toString() {
-        return "mode=" + mode.key + ",log=" + log.key() + ",stats=" + statsPath + ",fail_closed=" + (failClosed ? 1 : 0)
+        return "mode=" + mode.key + ",log=" + log.key() + ",stats=" + statsPath + ",stats_interval_ms=" + statsIntervalMs
+                + ",summary=" + (summary ? 1 : 0) + ",cold_start=" + coldStart.key + ",fail_closed=" + (failClosed ? 1 : 0)
                 + ",workers=" + workers + ",memory_budget=" + memoryBudgetBytes
                 + (faultPoint == FaultPoint.NONE ? "" : ",inject_fault=" + faultPoint.key + ":" + faultNth);
     }

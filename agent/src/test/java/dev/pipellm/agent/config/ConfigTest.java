@@ -5,6 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -69,6 +76,10 @@ class ConfigTest {
         "inject_fault=memcpy:1|inject_fault|evp_final:<n>",
         "colour=blue|colour|known keys: mode, log, stats",
         "sync|sync|not key=value",
+        "stats_interval_ms=-1|stats_interval_ms|0 (only at exit)",
+        "stats_interval_ms=soon|stats_interval_ms|0 (only at exit)",
+        "summary=maybe|summary|0, 1, true, false",
+        "cold_start=warm|cold_start|openssl, agent",
     })
     void shouldNameTheKeyWhenAValueIsBad(String options, String key, String accepted) {
         ConfigException e = assertThrows(ConfigException.class, () -> Config.parse(options));
@@ -84,5 +95,38 @@ class ConfigTest {
         ConfigException e = assertThrows(ConfigException.class, () -> Config.parse("workers=100"));
         assertEquals("pipellm: workers='100' is not valid (PIPELLM_WORKERS, or agent option workers): accepted values:"
                 + " an integer from 1 to 64", e.getMessage());
+    }
+
+    @Test
+    void shouldKnowExactlyTheKeysTheShimReadsWhenComparedWithShimOptionsDef() throws Exception {
+        Path def = Path.of(System.getProperty("pipellm.options.def", "../native-shim/src/shim_options.def"));
+        List<String> shimKeys = new ArrayList<>();
+        Matcher m = Pattern.compile("(?m)^X\\((\\w+)\\)").matcher(Files.readString(def));
+        while (m.find()) shimKeys.add(m.group(1));
+        assertEquals(shimKeys, Config.KEYS);
+    }
+
+    @Test
+    void shouldBuildTheShimsOptionsWhenReadingTheEnvironment() throws Exception {
+        assertEquals("mode=sync,stats=/tmp/s.json,workers=2", Config.optionsFromEnvironment(Map.of(
+                "PIPELLM_WORKERS", "2", "PIPELLM_MODE", "sync", "PIPELLM_STATS", "/tmp/s.json", "PIPELLM_WROKERS", "3",
+                "HOME", "/root")));
+        assertEquals("", Config.optionsFromEnvironment(Map.of("PIPELLM_MODE", "off")), "mode=off never reaches the agent");
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> Config.optionsFromEnvironment(Map.of("PIPELLM_STATS", "/tmp/a,b")));
+        assertEquals("stats", e.key());
+        assertTrue(e.getMessage().contains("PIPELLM_STATS"), e.getMessage());
+    }
+
+    @Test
+    void shouldParseTheExitAndColdStartOptionsWhenGiven() throws Exception {
+        Config c = Config.parse("stats_interval_ms=0,summary=1,cold_start=agent");
+        assertEquals(0, c.statsIntervalMs());
+        assertTrue(c.summary());
+        assertEquals(ColdStart.AGENT, c.coldStart());
+        Config d = Config.defaults();
+        assertEquals(1000, d.statsIntervalMs());
+        assertFalse(d.summary());
+        assertEquals(ColdStart.OPENSSL, d.coldStart());
     }
 }
