@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PL_BRIDGE_VERSION 1
+#define PL_BRIDGE_VERSION 2
 
 enum pl_role { PL_ROLE_PRELOAD = 0, PL_ROLE_AGENTPATH = 1, PL_ROLE_JOINED = 2 };
 enum pl_mode { PL_MODE_PASSTHROUGH = 1, PL_MODE_SYNC = 2 };
@@ -33,6 +33,18 @@ enum pl_mode { PL_MODE_PASSTHROUGH = 1, PL_MODE_SYNC = 2 };
 /* EVP upcall result: the agent did not handle this call; C calls the real function. Any other
  * value is the EVP result (1 success, 0 failure) of a call the agent handled completely. */
 #define PL_PASS (-1)
+/* evp_init result: the real init's result stands, and the agent owns this message (its updates,
+ * final and tag calls must reach the agent; C parks a thread that would bypass it, see shim_agent.c). */
+#define PL_OWNED 2
+/* enc argument of evp_update/evp_final for EVP_CipherUpdate/EVP_CipherFinal*: the context's direction. */
+#define PL_ENC_CONTEXT (-1)
+
+/* evp_drop: what a driver call the agent does not emulate needs before the real function runs. */
+enum pl_drop {
+    PL_DROP_FORGET = 0,          /* reset, free, any other init entry point, copy's destination */
+    PL_DROP_HANDOVER = 1,        /* get_params, copy's source: the real context must hold the message */
+    PL_DROP_HANDOVER_FORGET = 2, /* set_params: hand over, then forget (the context may change shape) */
+};
 
 enum pl_copy_api { PL_API_MEMCPY = 0, PL_API_MEMCPY_ASYNC = 1, PL_API_MEMCPY_2D = 2, PL_API_MEMCPY_2D_ASYNC = 3 };
 enum pl_sync_api { PL_SYNC_STREAM = 0, PL_SYNC_DEVICE = 1, PL_SYNC_EVENT = 2, PL_EVENT_RECORD = 3, PL_STREAM_WAIT_EVENT = 4 };
@@ -56,7 +68,8 @@ typedef struct pl_upcalls {
 
     /* EVP. enc: 1 encrypt, 0 decrypt. C calls the real EVP_{En,De}cryptInit_ex FIRST (so the real context
      * is always keyed and usable for pass-through or a replay), then evp_init, only if the real init
-     * returned 1. evp_init returns PL_PASS, or 0 to make the init fail (fail-closed). Java decides per
+     * returned 1. evp_init returns PL_PASS, PL_OWNED, or 0 to make the init fail (fail-closed).
+     * Only calls made by the CUDA driver reach these (shim_caller.c). Java decides per
      * message whether it handles the message; if it does, it handles all of that message's updates,
      * final and GCM tag ctrl calls (with its own AES-GCM, or by replaying the message through the real
      * functions from realTable if its own path fails), and must write exactly what OpenSSL would. */
@@ -64,8 +77,10 @@ typedef struct pl_upcalls {
     int (*evp_update)(void *ctx, int enc, unsigned char *out, int *outl, const unsigned char *in, int inl);
     int (*evp_final)(void *ctx, int enc, unsigned char *out, int *outl);
     int (*evp_ctrl)(void *ctx, int type, int arg, void *ptr);
-    /* Before the real EVP_CIPHER_CTX_reset / EVP_CIPHER_CTX_free: drop any state for ctx. */
-    void (*evp_forget)(void *ctx);
+    /* Before a real call the agent does not emulate (pl_drop): hand the message over to the real
+     * context (replaying it) and/or forget the context. PL_PASS, or 0 when a needed hand-over is
+     * impossible (C then fails the call instead of letting OpenSSL work on a context it lacks). */
+    int (*evp_drop)(void *ctx, int how);
     /* Process exit in the preload role (atexit), or VM death in the agent role: flush statistics. */
     void (*on_exit)(void);
 } pl_upcalls;

@@ -41,6 +41,8 @@ typedef enum pl_hook_id {
 extern void *_Atomic pl_real[PL_HOOK_COUNT];
 extern const char *const pl_hook_names[PL_HOOK_COUNT];
 void *pl_resolve(pl_hook_id id);
+/* Resolves every OpenSSL entry of the table (the agent may replay through any of them). */
+void pl_resolve_crypto(void);
 #define PL_REAL(name) ((name##_fn)(atomic_load_explicit(&pl_real[PL_ID_##name], memory_order_acquire) \
                                    ?: pl_resolve(PL_ID_##name)))
 
@@ -73,10 +75,29 @@ extern _Atomic int pl_agent_state;
 extern const pl_upcalls *pl_up;
 /* The upcall table if the agent is ready, starting it first if it is idle; NULL otherwise. */
 const pl_upcalls *pl_agent_start(void);
-/* The upcall table only if the agent is already ready (EVP calls never start a JVM). */
+/* ---- when upcalls may be entered (shim_lifecycle.c) ---- */
+/* Set at JVMTI VMDeath of a host-owned JVM: no upcall after it. */
+extern _Atomic int pl_vm_dead;
+/* False once the VM died or on a thread that is exiting. */
+int pl_upcalls_allowed(void);
+/* The upcall table for a driver call on ctx, or NULL; parks a thread that would continue a message
+ * the agent owns after the VM died. Only when the agent is ready. */
+const pl_upcalls *pl_agent_for_message(const void *ctx);
+/* Records whether the agent owns the message in flight on ctx (this thread's view). */
+void pl_note_owned(const void *ctx, int owned);
+
+/* ---- who called (shim_caller.c) ---- */
+/* True when return_address lies in the CUDA driver, NVIDIA's PKCS#11 library or simgpu. */
+int pl_caller_is_driver(void *return_address);
+
+/* The upcall table only if the agent is already ready and upcalls are allowed (EVP calls never
+ * start a JVM). */
 static inline const pl_upcalls *pl_agent_if_ready(void) {
-    return atomic_load_explicit(&pl_agent_state, memory_order_acquire) == PL_AGENT_READY ? pl_up : NULL;
+    return atomic_load_explicit(&pl_agent_state, memory_order_acquire) == PL_AGENT_READY && pl_upcalls_allowed()
+           ? pl_up : NULL;
 }
+/* The agent cannot run: FAILED, and one line with pl_failure and the consequence. */
+void pl_agent_give_up(void);
 /* True when copies must be refused: the agent failed and fail-closed was asked for. */
 int pl_refusing(void);
 

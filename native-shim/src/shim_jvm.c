@@ -22,6 +22,7 @@
 #define BRIDGE_CLASS "dev/pipellm/agent/bridge/Bridge"
 #define BRIDGE_CLASS_DOTTED "dev.pipellm.agent.bridge.Bridge"
 #define BRIDGE_SIG "(JILjava/lang/String;Ljava/lang/String;I)J"
+#define VALIDATE_SIG "(Ljava/lang/String;I)Z"
 
 int pl_role = PL_ROLE_PRELOAD;
 static JavaVM *vm;
@@ -213,6 +214,41 @@ static const pl_upcalls *create_jvm(void) {
     return up;
 }
 
+/* ---- the JVM's life, in the roles where the host owns it ---- */
+
+static void JNICALL on_vm_death(jvmtiEnv *jvmti, JNIEnv *env) {
+    (void)jvmti; (void)env;
+    atomic_store(&pl_vm_dead, 1);   /* no upcall from now on (shim_lifecycle.c) */
+}
+
+/* The JVM's Java version, from java.vm.specification.version ("25"; "1.8" before 9: the only property
+ * of the kind that exists already in the OnLoad phase); -1 if unknown. */
+static int jvm_major(jvmtiEnv *jvmti, char *home, size_t cap) {
+    char *spec = NULL, *jhome = NULL;
+    int major = -1;
+    if ((*jvmti)->GetSystemProperty(jvmti, "java.vm.specification.version", &spec) == JVMTI_ERROR_NONE && spec) {
+        major = !strncmp(spec, "1.", 2) ? atoi(spec + 2) : atoi(spec);
+        (*jvmti)->Deallocate(jvmti, (unsigned char *)spec);
+    }
+    snprintf(home, cap, "?");
+    if ((*jvmti)->GetSystemProperty(jvmti, "java.home", &jhome) == JVMTI_ERROR_NONE && jhome) {
+        snprintf(home, cap, "%s", jhome);
+        (*jvmti)->Deallocate(jvmti, (unsigned char *)jhome);
+    }
+    return major;
+}
+
+/* 0 when the host's JVM can run the agent; otherwise records why (the agent jar is Java 25 bytecode). */
+static int check_host_jvm(jvmtiEnv *jvmti) {
+    char home[1024];
+    int major = jvm_major(jvmti, home, sizeof home);
+    if (major >= MIN_JAVA_MAJOR) return 0;
+    pl_fail_reason("this JVM is Java %d (java.home %s); the PipeLLM agent needs Java >= %d", major, home, MIN_JAVA_MAJOR);
+    return -1;
+}
+
+static int watch_vm_death(jvmtiEnv *jvmti, int vm_init_too);
+
 /* A JVM already in the process (a Java host with LD_PRELOAD, JPype...): join it. */
 static JavaVM *existing_jvm(void) {
     jint (*created)(JavaVM **, jsize, jsize *) = (jint(*)(JavaVM **, jsize, jsize *))dlsym(RTLD_DEFAULT, "JNI_GetCreatedJavaVMs");
@@ -235,7 +271,12 @@ const pl_upcalls *pl_jvm_bootstrap(int *retry_later) {
     if (joined) {
         vm = joined;
         pl_role = PL_ROLE_JOINED;
-        if (add_jar_to_class_path()) return NULL;
+        jvmtiEnv *jvmti = NULL;
+        if ((*vm)->GetEnv(vm, (void **)&jvmti, JVMTI_VERSION_1_2) != JNI_OK) {
+            pl_fail_reason("cannot get a JVMTI environment from the host's JVM");
+            return NULL;
+        }
+        if (check_host_jvm(jvmti) || add_jar_to_class_path() || watch_vm_death(jvmti, 0)) return NULL;
         return bootstrap_on_this_thread();
     }
     return create_jvm();
@@ -243,9 +284,47 @@ const pl_upcalls *pl_jvm_bootstrap(int *retry_later) {
 
 /* ---- the -agentpath role ---- */
 
+/* Options are validated when the VM can run Java (VMInit), so a bad one is reported at start-up,
+ * not at the first CUDA call; the agent itself still starts lazily, on that call. */
+static int validate_options(JNIEnv *env) {
+    jclass cls = bridge_class(env);
+    jmethodID mid = cls ? (*env)->GetStaticMethodID(env, cls, "validate", VALIDATE_SIG) : NULL;
+    if (!mid) {
+        (*env)->ExceptionClear(env);
+        pl_fail_reason("the agent jar has no %s.validate: wrong or corrupt pipellm-agent.jar", BRIDGE_CLASS);
+        return -1;
+    }
+    jstring jopts = (*env)->NewStringUTF(env, pl_opts.merged);
+    jboolean ok = jopts ? (*env)->CallStaticBooleanMethod(env, cls, mid, jopts, (jint)pl_role) : JNI_FALSE;
+    if ((*env)->ExceptionCheck(env)) {
+        (*env)->ExceptionClear(env);
+        ok = JNI_FALSE;
+    }
+    if (jopts) (*env)->DeleteLocalRef(env, jopts);
+    if (!ok) pl_fail_reason("invalid options");
+    return ok ? 0 : -1;
+}
+
 static void JNICALL on_vm_init(jvmtiEnv *jvmti, JNIEnv *env, jthread thread) {
-    (void)jvmti; (void)env; (void)thread;
-    atomic_store(&vm_initialised, 1);
+    (void)jvmti; (void)thread;
+    if (atomic_load(&pl_agent_state) != PL_AGENT_IDLE) return;
+    if (validate_options(env)) pl_agent_give_up();
+    else atomic_store(&vm_initialised, 1);
+}
+
+static int watch_vm_death(jvmtiEnv *jvmti, int vm_init_too) {
+    jvmtiEventCallbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.VMDeath = on_vm_death;
+    if (vm_init_too) cb.VMInit = on_vm_init;
+    if ((*jvmti)->SetEventCallbacks(jvmti, &cb, sizeof cb) != JVMTI_ERROR_NONE
+        || (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_ENABLE, JVMTI_EVENT_VM_DEATH, NULL) != JVMTI_ERROR_NONE
+        || (vm_init_too && (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_ENABLE, JVMTI_EVENT_VM_INIT, NULL)
+                               != JVMTI_ERROR_NONE)) {
+        pl_fail_reason("cannot watch the JVM's start and end (JVMTI events)");
+        return -1;
+    }
+    return 0;
 }
 
 PL_API jint JNICALL Agent_OnLoad(JavaVM *jvm, char *options, void *reserved) {
@@ -258,23 +337,22 @@ PL_API jint JNICALL Agent_OnLoad(JavaVM *jvm, char *options, void *reserved) {
     if (!dladdr((void *)Agent_OnLoad, &self) || !dlopen(self.dli_fname, RTLD_NOLOAD | RTLD_NOW | RTLD_GLOBAL)) {
         pl_log(PL_LOG_ERROR, "cannot promote libpipellm.so to the global scope: copies will not be seen");
     }
+    /* Never stop the host JVM over PipeLLM: every failure below degrades (or refuses, if fail-closed). */
     if (pl_options_load(options)) {
-        atomic_store(&pl_agent_state, PL_AGENT_FAILED);
-        return JNI_OK;   /* never stop the host JVM over our options: degrade (or refuse, if fail-closed) */
+        pl_fail_reason("invalid options");
+        pl_agent_give_up();
+        return JNI_OK;
     }
     if (pl_opts.mode == PL_OPT_MODE_OFF) {
         atomic_store(&pl_agent_state, PL_AGENT_OFF);
         return JNI_OK;
     }
     jvmtiEnv *jvmti = NULL;
-    if ((*vm)->GetEnv(vm, (void **)&jvmti, JVMTI_VERSION_1_2) != JNI_OK || add_jar_to_class_path()) {
-        atomic_store(&pl_agent_state, PL_AGENT_FAILED);
+    if ((*vm)->GetEnv(vm, (void **)&jvmti, JVMTI_VERSION_1_2) != JNI_OK) {
+        pl_fail_reason("cannot get a JVMTI environment");
+        pl_agent_give_up();
         return JNI_OK;
     }
-    jvmtiEventCallbacks cb;
-    memset(&cb, 0, sizeof cb);
-    cb.VMInit = on_vm_init;
-    (*jvmti)->SetEventCallbacks(jvmti, &cb, sizeof cb);
-    (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_ENABLE, JVMTI_EVENT_VM_INIT, NULL);
+    if (check_host_jvm(jvmti) || add_jar_to_class_path() || watch_vm_death(jvmti, 1)) pl_agent_give_up();
     return JNI_OK;
 }

@@ -56,3 +56,16 @@ void *pl_resolve(pl_hook_id id) {
     else pl_log(PL_LOG_WARN, "cannot find the real %s yet", name);
     return p;
 }
+
+/* Every real OpenSSL function, once libcrypto is loaded: the agent replays a message through any
+ * of them (even one the shim never called itself, such as the real EVP_DecryptUpdate when the agent
+ * did every decryption), reading the table directly. Called before the agent's first message. */
+void pl_resolve_crypto(void) {
+    static _Atomic int done;
+    if (atomic_load_explicit(&done, memory_order_acquire)) return;
+    int all = 1;
+    for (int i = 0; i < PL_HOOK_COUNT; i++)
+        if (hook_lib[i] == PL_LIB_CRYPTO && !atomic_load_explicit(&pl_real[i], memory_order_acquire))
+            all &= pl_resolve((pl_hook_id)i) != NULL;
+    if (all) atomic_store_explicit(&done, 1, memory_order_release);
+}

@@ -14,7 +14,9 @@ import java.util.Arrays;
  * {@code -agentpath:libpipellm.so}. It loads libcudart RTLD_GLOBAL and resolves each function in the
  * process's global scope ({@code dlsym(RTLD_DEFAULT, ...)}), where the promoted agent comes first;
  * {@code SymbolLookup.libraryLookup} would bind straight to libcudart and bypass interposition.
- * Exits 0 after a byte-exact round trip.
+ * Exits 0 after a byte-exact round trip. Arguments choose how it ends, as servers do:
+ * {@code exit} (default: System.exit), {@code return} (main returns: the JVM is destroyed after
+ * main), {@code exit-in-flight N} (System.exit(N) while a second thread is in the middle of copies).
  */
 public final class CudaFfmApp {
     private static final int RTLD_NOW_GLOBAL = 0x2 | 0x100;
@@ -45,8 +47,37 @@ public final class CudaFfmApp {
             boolean same = Arrays.equals(src.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE),
                     back.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
             System.out.println("jvm ffm round trip: " + (same ? "ok" : "MISMATCH"));
-            System.exit(same ? 0 : 1);
+            String end = args.length > 0 ? args[0] : "exit";
+            if (!same) System.exit(1);
+            if (end.equals("exit-in-flight")) exitInFlight(malloc, memcpy, Integer.parseInt(args[1]));
+            if (!end.equals("return")) System.exit(0);
         }
+    }
+
+    /** Exits while another thread is copying without pause (a server stopped mid-request). */
+    private static void exitInFlight(MethodHandle malloc, MethodHandle memcpy, int status) throws Throwable {
+        Arena shared = Arena.ofShared();
+        int n = 3 << 20;
+        MemorySegment src = shared.allocate(n), back = shared.allocate(n), devPtr = shared.allocate(ADDRESS);
+        check((int) malloc.invokeExact(devPtr, (long) n), "cudaMalloc");
+        MemorySegment dev = devPtr.get(ADDRESS, 0);
+        java.util.concurrent.CountDownLatch copying = new java.util.concurrent.CountDownLatch(1);
+        Thread t = new Thread(() -> {
+            try {
+                for (;;) {
+                    check((int) memcpy.invokeExact(dev, src, (long) n, H2D), "cudaMemcpy H2D");
+                    check((int) memcpy.invokeExact(back, dev, (long) n, D2H), "cudaMemcpy D2H");
+                    copying.countDown();
+                }
+            } catch (Throwable e) {
+                throw new IllegalStateException(e);
+            }
+        }, "copier");
+        t.setDaemon(true);
+        t.start();
+        copying.await();
+        Thread.sleep(20);
+        System.exit(status);
     }
 
     private static MethodHandle bind(Linker linker, MethodHandle dlsym, Arena arena, String name, FunctionDescriptor fd)

@@ -5,9 +5,11 @@ bytes, the exit code, stderr and the statistics of both PipeLLM (PIPELLM_STATS) 
 import glob
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT, BUILD = sys.argv[1], sys.argv[2]
 BIN, LIB = os.path.join(BUILD, "bin"), os.path.join(BUILD, "lib")
@@ -105,9 +107,12 @@ def passthrough_counts_without_touching_crypto():
     return p
 
 
+AGENT_FROM_THE_START = {"PIPELLM_COLD_START": "agent"}
+
+
 def sync_runs_every_message_through_the_agent():
     p = []
-    rc, out, err, pl, sg = prog_under("sync")
+    rc, out, err, pl, sg = prog_under("sync", extra=AGENT_FROM_THE_START)
     expect(p, rc == 0 and "round trips: ok" in out, f"program failed: rc {rc} {out[-200:]} {err[-300:]}")
     if pl and sg:
         expect(p, sg["h2d_messages"] > 0 and pl["agent_encrypted_messages"] == sg["h2d_messages"],
@@ -172,7 +177,7 @@ def bad_option_is_named_and_the_program_still_runs():
 
 def injected_agent_fault_falls_back_to_openssl_for_that_message():
     p = []
-    rc, out, err, pl, sg = prog_under("sync", extra={"PIPELLM_INJECT_FAULT": "evp_update:3"})
+    rc, out, err, pl, sg = prog_under("sync", extra={"PIPELLM_INJECT_FAULT": "evp_update:3", **AGENT_FROM_THE_START})
     expect(p, rc == 0 and "round trips: ok" in out, f"wrong bytes or failure after a fault: rc {rc} {err[-300:]}")
     if pl and sg:
         expect(p, pl["fallbacks"] == 1, f"fallbacks {pl['fallbacks']}")
@@ -196,7 +201,7 @@ def tampering_is_still_refused_in_sync_mode():
 def python_ctypes_host_is_intercepted_keeps_ctrl_c_and_forks():
     p = []
     pl, sg = stats_files()
-    env = {"PIPELLM_STATS": pl, "SIMGPU_STATS": sg, "JAVA_HOME": JAVA_HOME}
+    env = {"PIPELLM_STATS": pl, "SIMGPU_STATS": sg, "JAVA_HOME": JAVA_HOME, **AGENT_FROM_THE_START}
     rc, out, err = run([PIPELLM, "run", "--sim", "--mode", "sync", "--", sys.executable,
                         os.path.join(TESTS, "py_host.py"), os.path.join(BIN, "libuser_copy.so")], env)
     expect(p, rc == 0, f"python host failed: rc {rc} {out[-300:]} {err[-300:]}")
@@ -212,7 +217,7 @@ def jvm_with_ffm_bindings_under_agentpath():
     pl, sg = stats_files()
     env = {"LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on", "SIMGPU_STATS": sg}
     java = os.path.join(JAVA_HOME, "bin", "java")
-    rc, out, err = run([java, f"-agentpath:{SHIM}=mode=sync,stats={pl}", "--enable-native-access=ALL-UNNAMED",
+    rc, out, err = run([java, f"-agentpath:{SHIM}=mode=sync,cold_start=agent,stats={pl}", "--enable-native-access=ALL-UNNAMED",
                         os.path.join(TESTS, "CudaFfmApp.java")], env, timeout=180)
     expect(p, rc == 0 and "round trip: ok" in out, f"jvm failed: rc {rc} {out[-300:]} {err[-500:]}")
     st, sgs = load(pl), load(sg)
@@ -228,7 +233,7 @@ def preloaded_into_a_java_process_joins_its_jvm():
     p = []
     pl, sg = stats_files()
     env = {"LD_PRELOAD": SHIM, "PIPELLM_MODE": "sync", "PIPELLM_STATS": pl, "LD_LIBRARY_PATH": SIMGPU,
-           "SIMGPU_CC": "on", "SIMGPU_STATS": sg}
+           "SIMGPU_CC": "on", "SIMGPU_STATS": sg, **AGENT_FROM_THE_START}
     rc, out, err = run([os.path.join(JAVA_HOME, "bin", "java"), "--enable-native-access=ALL-UNNAMED",
                         os.path.join(TESTS, "CudaFfmApp.java")], env, timeout=180)
     expect(p, rc == 0 and "round trip: ok" in out, f"jvm failed: rc {rc} {out[-300:]} {err[-500:]}")
@@ -256,9 +261,229 @@ def host_sigsegv_handler_installed_after_the_jvm_is_chained():
     return p
 
 
+def sync_leaves_messages_to_openssl_until_the_agent_is_warm():
+    p = []
+    rc, out, err, pl, sg = prog_under("sync")
+    expect(p, rc == 0 and "round trips: ok" in out, f"program failed: rc {rc} {err[-300:]}")
+    if pl and sg:
+        handled = pl["agent_encrypted_messages"] + pl["agent_decrypted_messages"] + pl["cold_start_messages"]
+        expect(p, handled == sg["h2d_messages"] + sg["d2h_messages"] > 0,
+               f"agent {pl['agent_encrypted_messages']}+{pl['agent_decrypted_messages']} + cold {pl['cold_start_messages']}"
+               f" of {sg['h2d_messages']}+{sg['d2h_messages']} messages")
+        expect(p, pl["fallbacks"] == 0 and sg["tag_failures"] == 0, "fallbacks or tag failures")
+    else:
+        p.append("missing statistics")
+    return p
+
+
+def fallback_replay_keeps_the_earlier_updates_of_a_message():
+    # a 2D copy: one EVP update per row. OpenSSL's init calls EVP_CIPHER_CTX_reset through its PLT;
+    # the replay must not take that for the driver's own reset.
+    p = []
+    for fault in ["evp_update:2", "evp_update:5", "evp_final:1"]:
+        rc, out, err, pl, sg = prog_under("sync", extra={"PIPELLM_INJECT_FAULT": fault, "PROG_SHIM_ONLY_2D": "1",
+                                                         **AGENT_FROM_THE_START})
+        expect(p, rc == 0 and "round trips: ok" in out, f"{fault}: wrong bytes or failure: rc {rc} {err[-300:]}")
+        expect(p, pl is not None and pl["fallbacks"] == 1 and pl["refused_messages"] == 0, f"{fault}: stats {pl}")
+        expect(p, sg is not None and sg["poisoned"] == 0 and sg["tag_failures"] == 0, f"{fault}: the CE saw {sg}")
+    return p
+
+
+def scenarios(lib, env_extra):
+    pl, sg = stats_files()
+    env = {"LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on", "SIMGPU_STATS": sg, "PIPELLM_STATS": pl}
+    env.update(env_extra)
+    rc, out, err = run([os.path.join(BIN, "prog_evp_scenarios"), os.path.join(BIN, lib)], env)
+    return rc, out, err, load(pl), load(sg)
+
+
+SHIM_SYNC = {"LD_PRELOAD": SHIM, "PIPELLM_MODE": "sync", "PIPELLM_JAVA_HOME": JAVA_HOME}
+
+
+def hosts_own_gcm_gets_exactly_openssls_behaviour():
+    p = []
+    lib = "libevp_host_scenarios.so"
+    rc0, ref, err0, _, _ = scenarios(lib, {})
+    expect(p, rc0 == 0 and ref.endswith("copies ok\n"), f"reference run failed: rc {rc0} {ref[-300:]} {err0[-300:]}")
+    for name, extra in [("sync", {**SHIM_SYNC, **AGENT_FROM_THE_START}),
+                        ("sync with a fault on every agent update", {**SHIM_SYNC, **AGENT_FROM_THE_START,
+                                                                     "PIPELLM_INJECT_FAULT": "evp_update:1"}),
+                        ("passthrough", {**SHIM_SYNC, "PIPELLM_MODE": "passthrough"})]:
+        rc, out, err, pl, sg = scenarios(lib, extra)
+        expect(p, rc == 0 and out == ref, f"{name}: the host's crypto changed (rc {rc}):\n{out}\nvs\n{ref}\n{err[-300:]}")
+        expect(p, pl is not None and sg is not None and pl["h2d_messages"] == sg["h2d_messages"]
+               and pl["d2h_messages"] == sg["d2h_messages"], f"{name}: the agent saw more than the driver's messages:"
+               f" {pl and pl['h2d_messages']} vs simgpu {sg and sg['h2d_messages']}")
+    return p
+
+
+def driver_calls_the_agent_does_not_emulate_are_handed_over():
+    p = []
+    lib = "libnvidia-pkcs11-pipellm-test.so"   # the shim takes it for NVIDIA's PKCS#11 library
+    rc0, ref, err0, _, _ = scenarios(lib, {})
+    rc, out, err, pl, sg = scenarios(lib, {**SHIM_SYNC, **AGENT_FROM_THE_START})
+    expect(p, rc0 == 0 and rc == 0 and out == ref, f"rc {rc0}/{rc}: OpenSSL's answers changed:\n{out}\nvs\n{ref}\n{err[-400:]}")
+    if pl and sg:
+        expect(p, pl["agent_encrypted_messages"] > sg["h2d_messages"], f"the agent did not take the library's messages: {pl}")
+        expect(p, pl["handed_over_messages"] >= 3 and pl["refused_messages"] == 0 and pl["agent_errors"] == 0,
+               f"hand-overs {pl['handed_over_messages']}, refused {pl['refused_messages']}")
+    else:
+        p.append("missing statistics")
+    return p
+
+
+def fail_closed_holds_whatever_else_is_wrong():
+    p = []
+    for bad in [{"PIPELLM_MODE": "bogus", "PIPELLM_FAIL_CLOSED": "1"}, {"PIPELLM_LOG": "loud", "PIPELLM_FAIL_CLOSED": "1"},
+                {"PIPELLM_FAIL_CLOSED": "maybe", "PIPELLM_MODE": "sync"},
+                {"PIPELLM_WORKERS": "0", "PIPELLM_FAIL_CLOSED": "true", "PIPELLM_MODE": "sync"}]:
+        env = {"LD_PRELOAD": SHIM, "LD_LIBRARY_PATH": SIMGPU, "PIPELLM_JAVA_HOME": JAVA_HOME, "EXPECT_REFUSAL": "1", **bad}
+        rc, out, err = run([os.path.join(BIN, "prog_shim")], env)
+        expect(p, rc == 0 and "cudaErrorNotPermitted" in out, f"{bad}: copy not refused: rc {rc} {out} {err[-300:]}")
+        named = [k for k in bad if k != "PIPELLM_FAIL_CLOSED" or bad[k] == "maybe"][0]
+        expect(p, named in err and "refusing copies (fail-closed)" in err, f"{bad}: stderr {err[-400:]}")
+    return p
+
+
+def unknown_variable_is_named_with_the_closest_key():
+    p = []
+    env = {**SHIM_SYNC, "LD_LIBRARY_PATH": SIMGPU, "PIPELLM_WROKERS": "2"}
+    rc, out, err = run([os.path.join(BIN, "prog_shim")], env)
+    expect(p, rc == 0 and "round trips: ok" in out, f"program failed: rc {rc} {err[-300:]}")
+    lines = [l for l in err.splitlines() if "PIPELLM_WROKERS" in l]
+    expect(p, len(lines) == 1 and "did you mean PIPELLM_WORKERS?" in lines[0], f"stderr: {err[-300:]}")
+    return p
+
+
+def java(home, args, env_extra=None, cwd=None, timeout=180):
+    env = dict(os.environ)
+    for k in [k for k in env if k.startswith("PIPELLM_") or k.startswith("SIMGPU_")]:
+        del env[k]
+    env.update({"LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on"})
+    env.update(env_extra or {})
+    p = subprocess.run([os.path.join(home, "bin", "java")] + args, env=env, capture_output=True, text=True,
+                       timeout=timeout, cwd=cwd)
+    return p.returncode, p.stdout, p.stderr
+
+
+def agentpath_validates_and_logs_at_jvm_start():
+    p = []
+    rc, out, err = java(JAVA_HOME, [f"-agentpath:{SHIM}=mode=sync,wrokers=2", "-version"])
+    expect(p, rc == 0 and "unknown agent option 'wrokers' (did you mean workers?)" in err, f"rc {rc}: {err[-400:]}")
+    rc, out, err = java(JAVA_HOME, [f"-agentpath:{SHIM}=mode=sync,workers=0", "-version"])
+    expect(p, rc == 0 and "workers='0' is not valid" in err and "running without PipeLLM" in err, f"rc {rc}: {err[-400:]}")
+    rc, out, err = java(JAVA_HOME, [f"-agentpath:{SHIM}=mode=sync,log=info", "-version"])
+    expect(p, rc == 0 and "agent loaded" in err, f"nothing logged before the first CUDA call: {err[-400:]}")
+    return p
+
+
+def old_jdk():
+    for home in sorted(glob.glob("/usr/lib/jvm/*")):
+        try:
+            with open(os.path.join(home, "release")) as f:
+                for line in f:
+                    if line.startswith('JAVA_VERSION="') and int(line[14:].split(".")[0].rstrip('"')) < 25:
+                        return home, line[14:].split(".")[0].rstrip('"')
+        except (OSError, ValueError):
+            pass
+    return None, None
+
+
+def agentpath_on_an_old_jdk_names_the_version():
+    p = []
+    home, major = old_jdk()
+    if not home:
+        return ["no JDK older than 25 in /usr/lib/jvm (this machine kind has OpenJDK 17 as its default java)"]
+    rc, out, err = java(home, [f"-agentpath:{SHIM}=mode=sync", "-version"])
+    lines = [l for l in err.splitlines() if l.startswith("pipellm:")]
+    expect(p, rc == 0 and len(lines) == 1 and f"Java {major}" in lines[0] and "needs Java >= 25" in lines[0],
+           f"rc {rc}: {lines} {err[-300:]}")
+    return p
+
+
+def jvm_ends_cleanly_however_main_ends():
+    p = []
+    app = os.path.join(TESTS, "CudaFfmApp.java")
+    for role in ["agentpath", "preload"]:
+        for end, want in [(["return"], 0), (["exit-in-flight", "3"], 3)]:
+            cwd = tempfile.mkdtemp(prefix="pipellm-cwd-")
+            pl = os.path.join(cwd, "pipellm.json")
+            if role == "agentpath":
+                args, extra = [f"-agentpath:{SHIM}=mode=sync,cold_start=agent,stats={pl}"], {}
+            else:
+                args, extra = [], {"LD_PRELOAD": SHIM, "PIPELLM_MODE": "sync", "PIPELLM_COLD_START": "agent",
+                                   "PIPELLM_STATS": pl}
+            rc, out, err = java(JAVA_HOME, args + ["--enable-native-access=ALL-UNNAMED", app] + end, extra, cwd=cwd)
+            what = f"{role} {' '.join(end)}"
+            expect(p, rc == want and "round trip: ok" in out, f"{what}: rc {rc} (wanted {want}) {out[-200:]} {err[-600:]}")
+            expect(p, not glob.glob(os.path.join(cwd, "hs_err*")), f"{what}: the JVM wrote a fatal-error report")
+            expect(p, err.strip() == "", f"{what}: printed {err[-400:]}")
+            st = load(pl)
+            expect(p, st is not None and st["intercepted_copies"] >= 2, f"{what}: statistics {st}")
+    return p
+
+
+def short_lived_threads_leave_no_context_behind():
+    # each thread's EVP context is freed by simgpu's thread-exit destructor, where the shim makes no
+    # upcall: the agent must neither crash nor run out of context states (CtxTableTest: eviction)
+    p = []
+    rc, out, err, pl, sg = prog_under("sync", extra={"PROG_SHIM_THREADS": "1100", **AGENT_FROM_THE_START})
+    expect(p, rc == 0 and "round trips: ok" in out, f"program failed: rc {rc} {err[-400:]}")
+    if pl and sg:
+        expect(p, pl["agent_encrypted_messages"] == sg["h2d_messages"], f"agent {pl['agent_encrypted_messages']} of"
+               f" {sg['h2d_messages']}")
+        expect(p, pl["untracked_contexts"] == 0 and pl["agent_errors"] == 0, f"stats {pl}")
+    else:
+        p.append("missing statistics")
+    return p
+
+
+def statistics_survive_sigterm():
+    p = []
+    pl, sg = stats_files()
+    env = dict(os.environ)
+    for k in [k for k in env if k.startswith("PIPELLM_") or k.startswith("SIMGPU_")]:
+        del env[k]
+    env.update({**SHIM_SYNC, "LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on", "PIPELLM_STATS": pl,
+                "PIPELLM_STATS_INTERVAL_MS": "100", "PROG_SHIM_SLEEP": "60"})
+    proc = subprocess.Popen([os.path.join(BIN, "prog_shim")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        out = proc.stdout.readline() + proc.stdout.readline()   # "copies N", "round trips: ok": then it sleeps
+        deadline = time.time() + 30
+        while time.time() < deadline and (load(pl) or {}).get("intercepted_copies") != copies_made(out):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    expect(p, proc.returncode == -signal.SIGTERM, f"rc {proc.returncode}: SIGTERM must still end the process")
+    st = load(pl)
+    expect(p, "round trips: ok" in out and st is not None and st["intercepted_copies"] == copies_made(out) > 0,
+           f"statistics after SIGTERM: {st}, output {out!r}")
+    return p
+
+
+def one_summary_line_at_exit():
+    p = []
+    rc, out, err, pl, sg = prog_under("sync", extra={"PIPELLM_SUMMARY": "1"})
+    lines = [l for l in err.splitlines() if l.startswith("pipellm: summary:")]
+    expect(p, rc == 0 and len(lines) == 1, f"rc {rc}, summary lines {lines}: {err[-300:]}")
+    if lines and sg:
+        want = f"{sg['h2d_messages']} H2D + {sg['d2h_messages']} D2H messages"
+        expect(p, "mode sync" in lines[0] and want in lines[0] and "statistics in" in lines[0], f"{lines[0]} vs {want}")
+    rc, out, err, pl, sg = prog_under("sync", extra={"PIPELLM_SUMMARY": "1", "PIPELLM_LOG": "off"})
+    expect(p, rc == 0 and "summary" not in err, f"log=off still printed: {err[-300:]}")
+    rc, out, err = java(JAVA_HOME, [f"-agentpath:{SHIM}=mode=passthrough,log=info", "--enable-native-access=ALL-UNNAMED",
+                                    os.path.join(TESTS, "CudaFfmApp.java")])
+    expect(p, rc == 0 and "pipellm: summary: mode passthrough, 2 copies" in err, f"-agentpath at info: {err[-400:]}")
+    return p
+
+
 for name, fn in list(globals().items()):
     if callable(fn) and fn.__module__ == "__main__" and name not in (
-            "java_home", "run", "stats_files", "load", "case", "expect", "prog_under", "copies_made"):
+            "java_home", "run", "stats_files", "load", "case", "expect", "prog_under", "copies_made", "scenarios",
+            "java", "old_jdk"):
         case(name, fn)
 
 print(f"{results['passed']} passed, {results['failed']} failed")

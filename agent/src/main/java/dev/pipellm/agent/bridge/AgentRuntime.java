@@ -1,44 +1,46 @@
 package dev.pipellm.agent.bridge;
 
+import dev.pipellm.agent.config.ColdStart;
 import dev.pipellm.agent.config.Config;
+import dev.pipellm.agent.config.Mode;
+import dev.pipellm.agent.evp.EngineWarmUp;
 import dev.pipellm.agent.evp.EvpMessages;
 import dev.pipellm.agent.evp.RealEvp;
-import dev.pipellm.agent.log.AgentLog;
 import dev.pipellm.agent.log.DistinctErrorLog;
 import dev.pipellm.agent.stats.Counters;
-import dev.pipellm.agent.stats.StatsJsonWriter;
-import java.nio.file.Path;
-import java.util.concurrent.atomic.AtomicBoolean;
+import dev.pipellm.agent.stats.StatsReporter;
 
 /** Everything the upcalls use, built once at bootstrap (tests build their own). */
 public final class AgentRuntime {
     final Config config;
     final Counters counters = new Counters();
     final DistinctErrorLog errors = new DistinctErrorLog();
+    final EngineWarmUp warmUp;
     final EvpMessages evp;
+    final StatsReporter stats;
     final int role;
-    private final AtomicBoolean exited = new AtomicBoolean();
 
     public AgentRuntime(Config config, RealEvp real, int role) {
         this.config = config;
         this.role = role;
-        this.evp = new EvpMessages(config, counters, errors, real);
+        this.warmUp = config.mode() == Mode.SYNC && config.coldStart() == ColdStart.OPENSSL
+                ? EngineWarmUp.comparingWith(real) : EngineWarmUp.alreadyWarm();
+        this.evp = new EvpMessages(config, counters, errors, real, warmUp);
+        this.stats = new StatsReporter(config, counters, errors);
     }
 
     public Config config() { return config; }
     public Counters counters() { return counters; }
     public EvpMessages evp() { return evp; }
 
-    /** Writes the statistics once (later calls do nothing). Returns true if this call wrote them. */
+    /** The background roles: the AES-GCM warm-up (when it is cold) and the periodic statistics. */
+    void startBackground() {
+        if (!warmUp.isWarm()) warmUp.startInBackground();
+        stats.startPeriodic();
+    }
+
+    /** Final statistics and the summary line, once (later calls do nothing). True if this call did it. */
     boolean exit() {
-        if (!exited.compareAndSet(false, true)) return false;
-        String path = config.statsPath();
-        if (path.isEmpty()) return true;
-        try {
-            StatsJsonWriter.write(Path.of(path), config.mode().key, counters);
-        } catch (Throwable t) {
-            AgentLog.logger().error("pipellm: cannot write statistics to {} (stats): {}", path, t.toString());
-        }
-        return true;
+        return stats.exit();
     }
 }

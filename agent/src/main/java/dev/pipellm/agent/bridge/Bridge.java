@@ -5,7 +5,6 @@ import dev.pipellm.agent.config.ConfigException;
 import dev.pipellm.agent.config.FaultPoint;
 import dev.pipellm.agent.config.Mode;
 import dev.pipellm.agent.evp.HookIds;
-import dev.pipellm.agent.evp.JitWarmUp;
 import dev.pipellm.agent.evp.RealEvp;
 import dev.pipellm.agent.log.AgentLog;
 import java.lang.foreign.Arena;
@@ -29,6 +28,31 @@ public final class Bridge {
     /** Tests only: forget the bootstrap so the next call starts again (the old stubs stay allocated). */
     static synchronized void resetForTests() {
         upcalls = 0;
+    }
+
+    /**
+     * Validates the options without starting anything: the shim calls it at VMInit under
+     * {@code -agentpath} (JNI signature {@code (Ljava/lang/String;I)Z}), so a bad option is reported
+     * when the JVM starts, not at its first CUDA call. Prints the one line naming the bad key and
+     * returns false; or logs (info) that the agent is loaded and returns true.
+     */
+    public static boolean validate(String options, int role) {
+        try {
+            Config config = Config.parse(options);
+            AgentLog.configure(config.log());
+            AgentLog.logger().info("pipellm: agent loaded (role {}), it starts at the first CUDA call: {}", role, config);
+            return true;
+        } catch (ConfigException e) {
+            System.err.println(e.getMessage());
+            return false;
+        } catch (Throwable t) {
+            try {
+                System.err.println("pipellm: the agent's options could not be checked: " + t);
+            } catch (Throwable ignored) {
+                // nothing may escape to JNI
+            }
+            return false;
+        }
     }
 
     /**
@@ -76,7 +100,7 @@ public final class Bridge {
                 AgentLog.logger().warn("pipellm: inject_fault={}:{} is set: TEST ONLY, an agent fault will be"
                         + " injected", config.faultPoint().key, config.faultNth());
             }
-            if (config.mode() == Mode.SYNC) JitWarmUp.startInBackground();
+            rt.startBackground();
             AgentLog.logger().info("pipellm: agent started (role {}): {}", role, config);
             upcalls = table.address();
             return upcalls;

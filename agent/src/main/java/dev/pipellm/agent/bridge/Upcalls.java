@@ -97,12 +97,14 @@ public final class Upcalls {
         }
     }
 
-    /** pl_upcalls.evp_forget: before the real EVP_CIPHER_CTX_reset/free. */
-    public static void evpForget(long ctx) {
+    /** pl_upcalls.evp_drop: before a driver call the agent does not emulate (pl_drop). */
+    public static int evpDrop(long ctx, int how) {
         try {
-            runtime.evp.forget(ctx);
+            return runtime.evp.drop(ctx, how);
         } catch (Throwable t) {
-            error("evp_forget", t);
+            error("evp_drop", t);
+            // nothing is lost by a failed forget; a failed hand-over must not let OpenSSL go on blind
+            return how == EvpMessages.DROP_FORGET ? PASS : safeEvpAnswer();
         }
     }
 

@@ -12,24 +12,24 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 
 /**
- * Off-heap layout of {@code struct pl_upcalls} (shim_bridge.h, PL_BRIDGE_VERSION 1), natural alignment:
+ * Off-heap layout of {@code struct pl_upcalls} (shim_bridge.h, PL_BRIDGE_VERSION 2), natural alignment:
  * <pre>
  *   0                   4                   8                   12                  16
  *   +-------------------+-------------------+-------------------+-------------------+
  *   | int32 version     | int32 mode        | int32 fail_closed | int32 reserved    |
  *   +-------------------+-------------------+-------------------+-------------------+
  *   16 on_copy | 24 on_sync | 32 on_alloc | 40 evp_init | 48 evp_update | 56 evp_final |
- *   64 evp_ctrl | 72 evp_forget | 80 on_exit                       (pointers, 8 bytes each)  = 88
+ *   64 evp_ctrl | 72 evp_drop | 80 on_exit                       (pointers, 8 bytes each)  = 88
  * </pre>
  * Pointer and size_t parameters are declared {@code JAVA_LONG} (not {@code ADDRESS}) so the targets get
  * a primitive and no {@code MemorySegment} is created per call; on the SysV x86-64 and AAPCS64 ABIs a
  * pointer and a 64-bit integer travel in the same registers.
  */
 final class UpcallsDescriptor {
-    static final int BRIDGE_VERSION = 1;
+    static final int BRIDGE_VERSION = 2;
 
     static final String[] FUNCTIONS = {
-        "on_copy", "on_sync", "on_alloc", "evp_init", "evp_update", "evp_final", "evp_ctrl", "evp_forget", "on_exit"};
+        "on_copy", "on_sync", "on_alloc", "evp_init", "evp_update", "evp_final", "evp_ctrl", "evp_drop", "on_exit"};
 
     static final StructLayout LAYOUT = MemoryLayout.structLayout(
             ValueLayout.JAVA_INT.withName("version"),
@@ -43,7 +43,7 @@ final class UpcallsDescriptor {
             ValueLayout.ADDRESS.withName("evp_update"),
             ValueLayout.ADDRESS.withName("evp_final"),
             ValueLayout.ADDRESS.withName("evp_ctrl"),
-            ValueLayout.ADDRESS.withName("evp_forget"),
+            ValueLayout.ADDRESS.withName("evp_drop"),
             ValueLayout.ADDRESS.withName("on_exit")).withName("pl_upcalls");
 
     private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT;
@@ -56,7 +56,7 @@ final class UpcallsDescriptor {
     static final FunctionDescriptor EVP_UPDATE = FunctionDescriptor.of(I, L, I, L, L, L, I);
     static final FunctionDescriptor EVP_FINAL = FunctionDescriptor.of(I, L, I, L, L);
     static final FunctionDescriptor EVP_CTRL = FunctionDescriptor.of(I, L, I, I, L);
-    static final FunctionDescriptor EVP_FORGET = FunctionDescriptor.ofVoid(L);
+    static final FunctionDescriptor EVP_DROP = FunctionDescriptor.of(I, L, I);
     static final FunctionDescriptor ON_EXIT = FunctionDescriptor.ofVoid();
 
     private UpcallsDescriptor() {}
@@ -80,7 +80,7 @@ final class UpcallsDescriptor {
         put(s, linker, arena, "evp_update", "evpUpdate", EVP_UPDATE);
         put(s, linker, arena, "evp_final", "evpFinal", EVP_FINAL);
         put(s, linker, arena, "evp_ctrl", "evpCtrl", EVP_CTRL);
-        put(s, linker, arena, "evp_forget", "evpForget", EVP_FORGET);
+        put(s, linker, arena, "evp_drop", "evpDrop", EVP_DROP);
         put(s, linker, arena, "on_exit", "onExit", ON_EXIT);
         return s;
     }

@@ -12,7 +12,7 @@ import java.util.Arrays;
  *     |                                                   |  \                |
  *     +--init(anything else)--> REAL                      |   +--own path fails / unsupported call:
  *                                                          |      replay into OpenSSL--> REAL
- *   every init restarts the machine; evp_forget returns the state to the pool (key zeroed)
+ *   every init restarts the machine; evp_drop (forget) returns the state to the pool (key zeroed)
  * </pre>
  * AGENT: the agent writes every output of this message; the real context holds only the init.
  * REAL: every call of this message goes to the real OpenSSL (PL_PASS).
@@ -33,6 +33,8 @@ final class CtxState {
 
     /** The EVP_CIPHER_CTX address (table key); 0 while pooled. */
     long ctx;
+    /** {@link CtxTable}'s clock at the last lookup (under its lock). */
+    long lastUse;
     /** The context's cipher is AES-256-GCM. */
     boolean gcm;
     boolean keyKnown;

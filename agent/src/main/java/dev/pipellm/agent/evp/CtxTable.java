@@ -1,10 +1,20 @@
 package dev.pipellm.agent.evp;
 
+import dev.pipellm.agent.stats.Counters;
+import dev.pipellm.agent.stats.StatCounter;
+
 /**
  * Open-addressing map from EVP_CIPHER_CTX address to {@link CtxState}, with a preallocated pool of
  * states: lookups, inserts and removals allocate nothing. Linear probing, backward-shift deletion
  * (no tombstones), key 0 = empty (a context is never at address 0). The slot array is twice the pool,
  * so the load factor stays at or under 0.5.
+ *
+ * <p>A context's state is normally removed when the driver resets or frees the context. Some frees
+ * never reach the agent (a thread-exit destructor, where no upcall may be made). So when the pool is
+ * empty, the least recently used state that holds no message in flight is evicted
+ * ({@code evicted_contexts}): such a state answers every call exactly as an absent one does
+ * (PL_PASS), except after a finished agent message, whose tag the driver asks for right away, never
+ * after the 1023 other contexts were used.
  *
  * <p>Thread-safe: every operation holds the table's monitor (uncontended in practice: one driver
  * thread per context, a few contexts). The returned state is then used without the lock by the thread
@@ -17,9 +27,13 @@ final class CtxTable {
     private final CtxState[] values;
     private final int mask;
     private final CtxState[] free;
+    private final Counters counters;
     private int freeCount;
+    /** Logical clock of uses, for eviction. */
+    private long clock;
 
-    CtxTable(int capacity) {
+    CtxTable(int capacity, Counters counters) {
+        this.counters = counters;
         int slots = Integer.highestOneBit(Math.max(capacity, 2) * 2 - 1) << 1;
         keys = new long[slots];
         values = new CtxState[slots];
@@ -38,9 +52,14 @@ final class CtxTable {
         if (ctx == 0) return null;
         for (int i = home(ctx); ; i = (i + 1) & mask) {
             long k = keys[i];
-            if (k == ctx) return values[i];
+            if (k == ctx) return touch(values[i]);
             if (k == 0) return null;
         }
+    }
+
+    private CtxState touch(CtxState s) {
+        s.lastUse = ++clock;
+        return s;
     }
 
     /** The state for {@code ctx}, created from the pool if absent; null when the pool is empty. */
@@ -49,16 +68,31 @@ final class CtxTable {
         int i = home(ctx);
         for (; ; i = (i + 1) & mask) {
             long k = keys[i];
-            if (k == ctx) return values[i];
+            if (k == ctx) return touch(values[i]);
             if (k == 0) break;
         }
-        if (freeCount == 0) return null;
+        if (freeCount == 0) {
+            if (!evictOne()) return null;
+            return getOrAdd(ctx);   // the eviction moved entries: probe again
+        }
         CtxState s = free[--freeCount];
         free[freeCount] = null;
         s.ctx = ctx;
         keys[i] = ctx;
         values[i] = s;
-        return s;
+        return touch(s);
+    }
+
+    /** Removes the least recently used state without a message in flight; false if none. */
+    private boolean evictOne() {
+        CtxState oldest = null;
+        for (CtxState s : values) {
+            if (s != null && s.state != CtxState.AGENT && (oldest == null || s.lastUse < oldest.lastUse)) oldest = s;
+        }
+        if (oldest == null) return false;
+        remove(oldest.ctx);
+        counters.increment(StatCounter.EVICTED_CONTEXTS);
+        return true;
     }
 
     /** Removes {@code ctx}; its state is wiped (key zeroed) and returned to the pool. */

@@ -59,6 +59,14 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class EvpMessages {
     /** shim_bridge.h PL_PASS. */
     public static final int PASS = -1;
+    /** shim_bridge.h PL_OWNED: evp_init's answer when the agent owns the message. */
+    public static final int OWNED = 2;
+    /** shim_bridge.h PL_ENC_CONTEXT: the enc argument of EVP_CipherUpdate/EVP_CipherFinal*. */
+    public static final int ENC_CONTEXT = -1;
+    /** shim_bridge.h pl_drop. */
+    public static final int DROP_FORGET = 0;
+    public static final int DROP_HANDOVER = 1;
+    public static final int DROP_HANDOVER_FORGET = 2;
     /** shim_bridge.h pl_cipher_kind. */
     public static final int CIPHER_OTHER = 0;
     public static final int CIPHER_AES_256_GCM = 1;
@@ -79,23 +87,29 @@ public final class EvpMessages {
     private final FaultPoint faultPoint;
     private final long faultNth;
     private final AtomicLong faultCalls = new AtomicLong();
+    private final EngineWarmUp warmUp;
 
-    public EvpMessages(Config config, Counters counters, DistinctErrorLog errors, RealEvp real) {
-        this(config, counters, errors, real, CtxTable.DEFAULT_CAPACITY);
+    public EvpMessages(Config config, Counters counters, DistinctErrorLog errors, RealEvp real, EngineWarmUp warmUp) {
+        this(config, counters, errors, real, warmUp, CtxTable.DEFAULT_CAPACITY);
     }
 
-    EvpMessages(Config config, Counters counters, DistinctErrorLog errors, RealEvp real, int contexts) {
+    EvpMessages(Config config, Counters counters, DistinctErrorLog errors, RealEvp real, EngineWarmUp warmUp,
+                int contexts) {
         this.sync = config.mode() == Mode.SYNC;
         this.failClosed = config.failClosed();
         this.counters = counters;
         this.errors = errors;
         this.real = real;
-        this.table = new CtxTable(contexts);
+        this.warmUp = warmUp;
+        this.table = new CtxTable(contexts, counters);
         this.faultPoint = config.faultPoint();
         this.faultNth = config.faultNth();
     }
 
-    /** After the real init succeeded. Returns PL_PASS, or 0 to make the init fail (fail_closed). */
+    /**
+     * After the real init succeeded. Returns PL_PASS (OpenSSL has the message), {@link #OWNED} (the
+     * agent has it), or 0 to make the init fail (fail_closed).
+     */
     public int init(long ctx, int enc, int cipherKind, long key, long iv) {
         if (cipherKind == CIPHER_OTHER) {
             table.remove(ctx);
@@ -136,6 +150,12 @@ public final class EvpMessages {
             if (st.ivPending) NativeMemory.copyIn(iv, st.iv, 0, GcmStream.IV_BYTES);
         }
         if (!st.keyKnown || !st.ivPending) return PASS;
+        if (!warmUp.isWarm()) {
+            // never slower than OpenSSL: until the agent's engine has proved faster, OpenSSL does it
+            counters.increment(StatCounter.COLD_START_MESSAGES);
+            st.ivPending = false;
+            return PASS;
+        }
 
         st.startMessage(encrypt);
         st.ivPending = false;
@@ -144,7 +164,7 @@ public final class EvpMessages {
             st.stream.begin(st.key, st.keyChanged, st.iv);
             st.keyChanged = false;
             st.state = CtxState.AGENT;
-            return PASS;
+            return OWNED;
         } catch (Throwable t) {
             // the real context holds exactly this init: the whole message can go to OpenSSL
             counters.increment(StatCounter.FALLBACKS);
@@ -159,17 +179,17 @@ public final class EvpMessages {
     }
 
     /** {@link #answerUnlessOwned}: the agent owns the context's current message. */
-    private static final int OWNED = Integer.MIN_VALUE;
+    private static final int AGENT_OWNS = Integer.MIN_VALUE;
 
     /**
      * What an update or final on {@code st} answers when the agent does not own its message: PL_PASS for
      * an unknown or OpenSSL-owned context, 0 (nothing written) after the agent finished or refused the
-     * message, as OpenSSL would; {@link #OWNED} when the agent owns it.
+     * message, as OpenSSL would; {@link #AGENT_OWNS} when the agent owns it.
      */
     private static int answerUnlessOwned(CtxState st, long outl) {
         if (st == null) return PASS;
         int state = st.state;
-        if (state == CtxState.AGENT) return OWNED;
+        if (state == CtxState.AGENT) return AGENT_OWNS;
         if (state == CtxState.AGENT_DONE || state == REFUSED) {
             if (outl != 0) NativeMemory.putInt(outl, 0);
             return 0;
@@ -181,8 +201,8 @@ public final class EvpMessages {
         if (!sync) return PASS;
         CtxState st = table.get(ctx);
         int notOwned = answerUnlessOwned(st, outl);
-        if (notOwned != OWNED) return notOwned;
-        boolean encrypt = enc != 0;
+        if (notOwned != AGENT_OWNS) return notOwned;
+        boolean encrypt = enc == ENC_CONTEXT ? st.enc : enc != 0;
         if (encrypt != st.enc || outl == 0 || inl < 0 || (out == 0 && inl > 0)
                 || partiallyOverlapping(out, in, inl)) {
             return handOver(st, false);
@@ -194,15 +214,7 @@ public final class EvpMessages {
         if (out == in) st.replayable = false;
         try {
             if (faultPoint == FaultPoint.EVP_UPDATE) maybeFault();
-            Staging s = Staging.get();
-            GcmStream stream = st.stream;
-            for (int pos = 0; pos < inl; ) {
-                int n = Math.min(Staging.CHUNK_BYTES, inl - pos);
-                NativeMemory.copyIn(in + pos, s.in, 0, n);
-                stream.update(encrypt, s.in, n, s.out, s.scratch);
-                NativeMemory.copyOut(s.out, 0, out + pos, n);
-                pos += n;
-            }
+            transform(st.stream, encrypt, in, out, inl);
             NativeMemory.putInt(outl, inl);
             st.recordUpdate(in, out, inl);
             return 1;
@@ -211,12 +223,28 @@ public final class EvpMessages {
         }
     }
 
+    /**
+     * The agent's work on one update: {@code inl} native bytes at {@code in} through {@code stream}
+     * into {@code out}, staged through this thread's heap buffers (SunJCE's fast path). The warm-up
+     * measures exactly this.
+     */
+    static void transform(GcmStream stream, boolean encrypt, long in, long out, int inl) throws Exception {
+        Staging s = Staging.get();
+        for (int pos = 0; pos < inl; ) {
+            int n = Math.min(Staging.CHUNK_BYTES, inl - pos);
+            NativeMemory.copyIn(in + pos, s.in, 0, n);
+            stream.update(encrypt, s.in, n, s.out, s.scratch);
+            NativeMemory.copyOut(s.out, 0, out + pos, n);
+            pos += n;
+        }
+    }
+
     public int finish(long ctx, int enc, long out, long outl) {
         if (!sync) return PASS;
         CtxState st = table.get(ctx);
         int notOwned = answerUnlessOwned(st, outl);
-        if (notOwned != OWNED) return notOwned;
-        boolean encrypt = enc != 0;
+        if (notOwned != AGENT_OWNS) return notOwned;
+        boolean encrypt = enc == ENC_CONTEXT ? st.enc : enc != 0;
         if (encrypt != st.enc || outl == 0 || (!encrypt && st.expectedTagLen == 0)) return handOver(st, false);
         try {
             if (faultPoint == FaultPoint.EVP_FINAL) maybeFault();
@@ -279,9 +307,25 @@ public final class EvpMessages {
         }
     }
 
-    /** Before the real EVP_CIPHER_CTX_reset/free: drop the state, zero the key. */
-    public void forget(long ctx) {
-        table.remove(ctx);
+    /**
+     * Before a driver call the agent does not emulate ({@code how}: {@link #DROP_FORGET},
+     * {@link #DROP_HANDOVER}, {@link #DROP_HANDOVER_FORGET}). A hand-over replays the message the agent
+     * owns (with its final, once the agent finished it) into the real context, so that OpenSSL's
+     * answer to the call (the tag from get_params, a copy of the context) is what it would be without
+     * PipeLLM; forgetting drops the state and zeroes the key. Returns PL_PASS, or 0 when a hand-over
+     * is impossible and the call must fail.
+     */
+    public int drop(long ctx, int how) {
+        CtxState st = table.get(ctx);
+        if (st == null) return PASS;
+        int r = PASS;
+        if (how != DROP_FORGET && (st.state == CtxState.AGENT || st.state == CtxState.AGENT_DONE)) {
+            r = handOver(st, st.state == CtxState.AGENT_DONE);
+        } else if (how != DROP_FORGET && st.state == REFUSED) {
+            r = 0; // the real context never had the refused message
+        }
+        if (how != DROP_HANDOVER) table.remove(ctx);
+        return r;
     }
 
     /** Contexts currently tracked (tests). */

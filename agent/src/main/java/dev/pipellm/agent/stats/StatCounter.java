@@ -10,6 +10,7 @@ public enum StatCounter {
     INTERCEPTED_ALLOCS("intercepted_allocs", "host/device allocations and frees seen by on_alloc"),
     H2D_MESSAGES("h2d_messages", "AES-256-GCM encrypt messages started (EVP_EncryptInit_ex with an IV)"),
     D2H_MESSAGES("d2h_messages", "AES-256-GCM decrypt messages started (EVP_DecryptInit_ex with an IV)"),
+    COLD_START_MESSAGES("cold_start_messages", "driver messages left to OpenSSL while the agent's AES-GCM was not yet warm and faster"),
     AGENT_ENCRYPTED_MESSAGES("agent_encrypted_messages", "encrypt messages the agent completed itself"),
     AGENT_DECRYPTED_MESSAGES("agent_decrypted_messages", "decrypt messages the agent completed itself (tag verified or not)"),
     FAST_PATH_MESSAGES("fast_path_messages", "messages served from pre-encrypted slots (0 until the pipeline exists)"),
@@ -19,7 +20,8 @@ public enum StatCounter {
     REFUSED_MESSAGES("refused_messages", "messages the agent refused (fail_closed, or no way to replay)"),
     TAG_FAILURES("tag_failures", "agent decrypt finals whose tag did not verify"),
     AGENT_ERRORS("agent_errors", "Throwables caught in upcalls"),
-    UNTRACKED_CONTEXTS("untracked_contexts", "EVP contexts left to OpenSSL because the context table was full");
+    UNTRACKED_CONTEXTS("untracked_contexts", "EVP contexts left to OpenSSL because the context table was full"),
+    EVICTED_CONTEXTS("evicted_contexts", "idle context states dropped to make room (their free never reached the agent)");
 
     /** snake_case JSON key. */
     public final String key;

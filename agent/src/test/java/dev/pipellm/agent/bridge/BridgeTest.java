@@ -36,7 +36,7 @@ class BridgeTest {
 
             MemorySegment t = MemorySegment.ofAddress(addr).reinterpret(UpcallsDescriptor.LAYOUT.byteSize());
             assertEquals(88, UpcallsDescriptor.LAYOUT.byteSize());
-            assertEquals(1, t.get(ValueLayout.JAVA_INT, 0), "version");
+            assertEquals(2, t.get(ValueLayout.JAVA_INT, 0), "version");
             assertEquals(2, t.get(ValueLayout.JAVA_INT, 4), "mode sync");
             assertEquals(1, t.get(ValueLayout.JAVA_INT, 8), "fail_closed");
             assertEquals(0, t.get(ValueLayout.JAVA_INT, 12), "reserved");

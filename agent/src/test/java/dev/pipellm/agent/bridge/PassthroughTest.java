@@ -26,7 +26,7 @@ class PassthroughTest {
             assertEquals(PASS, Upcalls.evpUpdate(ctx, 1, 0x60, 0x70, 0x80, 16));
             assertEquals(PASS, Upcalls.evpFinal(ctx, 1, 0x60, 0x70));
             assertEquals(PASS, Upcalls.evpCtrl(ctx, EvpMessages.CTRL_GCM_GET_TAG, 16, 0x90));
-            Upcalls.evpForget(ctx);
+            Upcalls.evpDrop(ctx, EvpMessages.DROP_FORGET);
             assertEquals(PASS, Upcalls.evpInit(ctx, 1, EvpMessages.CIPHER_UNCHANGED, 0x40, 0x50)); // forgotten
 
             assertEquals(1, shim.count(StatCounter.INTERCEPTED_COPIES));

@@ -1,0 +1,209 @@
+package dev.pipellm.agent.evp;
+
+import dev.pipellm.agent.log.AgentLog;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Decides when the agent's own AES-GCM may take the driver's messages: PipeLLM must never be slower
+ * than OpenSSL, cold start included (ARCHITECTURE.md section 6, invariant 8).
+ *
+ * <p>SunJCE's AES-CTR and GCM intrinsics run only from C2-compiled callers (java-stack.md section 1):
+ * a fresh agent encrypts at ~0.04-0.1 GB/s until the JIT has seen enough calls, against ~2.5-6 GB/s
+ * for OpenSSL. So until {@link #isWarm()}, {@link EvpMessages} leaves every new message to the real
+ * OpenSSL ({@code cold_start_messages}). A background thread ({@code pipellm-warmup}, lowest
+ * priority) exercises the agent's exact per-update path ({@link EvpMessages#transform}) on 64 KiB
+ * messages under a random throw-away key, then times the agent and the real OpenSSL on the same
+ * messages (best of {@link #SAMPLES}); the agent becomes warm once it is faster. Rounds follow each
+ * other for {@link #BUSY_NANOS}; then (a loaded machine starves the JIT's compiler threads) one round
+ * every {@link #PAUSE_NANOS}, up to {@link #GIVE_UP_NANOS}, after which OpenSSL keeps the messages for
+ * the life of the process (info lines say which). Nothing produced here leaves the thread.
+ *
+ * <p>Thread-safety: {@link #warm} is written by the warm-up thread, read by any thread (volatile:
+ * a message sees either state; both are correct).
+ */
+public final class EngineWarmUp {
+    static final int MESSAGE_BYTES = 64 << 10;
+    static final long ROUND_NANOS = 200_000_000L;
+    static final long BUSY_NANOS = 5_000_000_000L;
+    static final long PAUSE_NANOS = 5_000_000_000L;
+    static final long GIVE_UP_NANOS = 60_000_000_000L;
+    static final int SAMPLES = 3;
+    static final int MESSAGES_PER_SAMPLE = 16;
+
+    /** What the warm-up times; the real one below, a fake in tests. */
+    interface Bench extends AutoCloseable {
+        /** Runs the agent's path for about {@code nanos}. */
+        void exercise(long nanos) throws Exception;
+        /** Nanoseconds for {@link #MESSAGES_PER_SAMPLE} messages through the agent's path. */
+        long agentNanos() throws Exception;
+        /** The same through the real OpenSSL, or -1 when it cannot be reached. */
+        long opensslNanos() throws Throwable;
+        @Override
+        void close();
+    }
+
+    private volatile boolean warm;
+    private final RealEvp real;
+
+    private EngineWarmUp(boolean warm, RealEvp real) {
+        this.warm = warm;
+        this.real = real;
+    }
+
+    /** Warm from the start: nothing to wait for (cold_start=agent, or a mode without agent crypto). */
+    public static EngineWarmUp alreadyWarm() {
+        return new EngineWarmUp(true, null);
+    }
+
+    /** Cold until {@link #startInBackground()} has shown the agent faster than the real OpenSSL. */
+    public static EngineWarmUp comparingWith(RealEvp real) {
+        return new EngineWarmUp(false, real);
+    }
+
+    public boolean isWarm() {
+        return warm;
+    }
+
+    /** Starts the warm-up thread and returns at once. */
+    public Thread startInBackground() {
+        Thread t = new Thread(this::runAndLog, "pipellm-warmup");
+        t.setDaemon(true);
+        t.setPriority(Thread.MIN_PRIORITY);
+        t.start();
+        return t;
+    }
+
+    /** The agent's real path and the real OpenSSL behind {@code real} (null: no OpenSSL to compare). */
+    static Bench realBench(RealEvp real) throws Exception {
+        return new RealBench(real);
+    }
+
+    private void runAndLog() {
+        try (Bench bench = realBench(real)) {
+            long start = System.nanoTime();
+            boolean faster = run(bench, BUSY_NANOS, 0);
+            if (!faster) {
+                AgentLog.logger().info("pipellm: the agent's AES-GCM is not faster than OpenSSL after {} ms of warm-up:"
+                        + " OpenSSL does the driver's messages meanwhile; trying again every {} s", BUSY_NANOS / 1_000_000,
+                        PAUSE_NANOS / 1_000_000_000);
+                faster = run(bench, GIVE_UP_NANOS - BUSY_NANOS, PAUSE_NANOS);
+            }
+            long ms = (System.nanoTime() - start) / 1_000_000;
+            if (faster) {
+                AgentLog.logger().info("pipellm: the agent's AES-GCM is warm after {} ms: it takes the driver's messages", ms);
+            } else {
+                AgentLog.logger().info("pipellm: the agent's AES-GCM was never faster than OpenSSL in {} ms:"
+                        + " OpenSSL keeps the driver's messages", ms);
+            }
+        } catch (Throwable t) {
+            // a failed warm-up only costs speed: OpenSSL keeps the messages
+            AgentLog.logger().warn("pipellm: the AES-GCM warm-up failed ({}): OpenSSL keeps the driver's messages", t.toString());
+        }
+    }
+
+    /**
+     * Warms up and compares, round after round with {@code pauseNanos} between them, until the agent
+     * is faster (then {@link #isWarm()} turns true and this returns true) or {@code giveUpNanos}
+     * passed (false). Without a reachable OpenSSL to compare with, one round of warm-up is enough.
+     */
+    boolean run(Bench bench, long giveUpNanos, long pauseNanos) throws Throwable {
+        long start = System.nanoTime();
+        for (boolean first = true; ; first = false) {
+            if (!first) {
+                if (System.nanoTime() - start >= giveUpNanos) return false;
+                if (pauseNanos > 0) Thread.sleep(pauseNanos / 1_000_000);
+            }
+            bench.exercise(ROUND_NANOS);
+            long agent = Long.MAX_VALUE, openssl = Long.MAX_VALUE;
+            for (int i = 0; i < SAMPLES; i++) {
+                agent = Math.min(agent, bench.agentNanos());
+                openssl = Math.min(openssl, bench.opensslNanos());
+            }
+            if (openssl < 0 || agent < openssl) {
+                warm = true;
+                return true;
+            }
+        }
+    }
+
+    /** The agent's real path and the real OpenSSL, on native buffers like the driver's. */
+    private static final class RealBench implements Bench {
+        private final Arena arena = Arena.ofConfined();
+        private final RealEvp real;
+        private final GcmStream stream = new GcmStream();
+        private final byte[] key = new byte[CtxState.KEY_BYTES], iv = new byte[GcmStream.IV_BYTES];
+        private final byte[] tag = new byte[GcmStream.TAG_BYTES];
+        private final byte[] scratch = new byte[64];
+        private final MemorySegment in = arena.allocate(MESSAGE_BYTES, 64), out = arena.allocate(MESSAGE_BYTES, 64);
+        /** key | iv | outl | tag, for OpenSSL. */
+        private final MemorySegment params = arena.allocate(128, 16);
+        private long ctx;
+        private int messages;
+
+        RealBench(RealEvp real) throws Exception {
+            this.real = real;
+            ThreadLocalRandom.current().nextBytes(key);
+            MemorySegment.copy(key, 0, params, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, key.length);
+        }
+
+        private void agentMessage(boolean encrypt) throws Exception {
+            nextIv();
+            stream.begin(key, messages == 1, iv);
+            EvpMessages.transform(stream, encrypt, in.address(), out.address(), MESSAGE_BYTES);
+            stream.finish(scratch, tag);
+        }
+
+        private void nextIv() {
+            messages++;
+            for (int i = 0; i < 4; i++) iv[i] = (byte) (messages >>> (8 * i));
+        }
+
+        @Override
+        public void exercise(long nanos) throws Exception {
+            long end = System.nanoTime() + nanos;
+            for (int i = 0; System.nanoTime() < end; i++) agentMessage((i & 1) == 0);
+        }
+
+        @Override
+        public long agentNanos() throws Exception {
+            long t0 = System.nanoTime();
+            for (int i = 0; i < MESSAGES_PER_SAMPLE; i++) agentMessage(true);
+            return System.nanoTime() - t0;
+        }
+
+        @Override
+        public long opensslNanos() throws Throwable {
+            if (real == null) return -1;
+            if (ctx == 0) ctx = real.newContext();
+            if (ctx == 0) return -1;
+            long base = params.address();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < MESSAGES_PER_SAMPLE; i++) {
+                nextIv();
+                MemorySegment.copy(iv, 0, params, java.lang.foreign.ValueLayout.JAVA_BYTE, 32, iv.length);
+                if (real.initAes256Gcm(true, ctx, base, base + 32) != 1
+                        || real.update(true, ctx, out.address(), base + 48, in.address(), MESSAGE_BYTES) != 1
+                        || real.finish(true, ctx, base + 64, base + 48) != 1
+                        || real.ctrl(ctx, EvpMessages.CTRL_GCM_GET_TAG, GcmStream.TAG_BYTES, base + 80) != 1) {
+                    return -1;
+                }
+            }
+            return System.nanoTime() - t0;
+        }
+
+        @Override
+        public void close() {
+            try {
+                if (ctx != 0) real.freeContext(ctx);
+            } catch (Throwable ignored) {
+                // the process keeps a small context: harmless
+            }
+            params.fill((byte) 0);
+            java.util.Arrays.fill(key, (byte) 0);
+            stream.wipe();
+            arena.close();
+        }
+    }
+}
