@@ -160,7 +160,9 @@ static void *jvm_main(void *arg) {
         snprintf(cp, sizeof cp, "-Djava.class.path=%s", jar);
         JavaVMOption options[] = {
             {cp, NULL}, {"-Xrs", NULL}, {"--enable-native-access=ALL-UNNAMED", NULL}, {"-XX:-UsePerfData", NULL},
-            {"-XX:+UseSerialGC", NULL}, {"-Xss1m", NULL},
+            /* Small and steady: a bounded young generation keeps the churn of per-message allocations
+             * from growing the host's RSS (docs/benchmarks.md, "Memory"). */
+            {"-XX:+UseSerialGC", NULL}, {"-Xss1m", NULL}, {"-Xms16m", NULL}, {"-XX:MaxNewSize=16m", NULL},
         };
         JavaVMInitArgs args = {JNI_VERSION_10, (jint)(sizeof options / sizeof options[0]), options, JNI_FALSE};
         JNIEnv *env = NULL;
