@@ -7,6 +7,9 @@ package dev.pipellm.speculator.predict;
 public final class SpeculatorConfig {
     /** NVIDIA's driver splits a CC copy into GCM messages of at most 1 MiB (ARCHITECTURE.md section 2). */
     public static final long DEFAULT_CHUNK_BYTES = 1L << 20;
+    /** The range of chunk_bytes: from the GCM block size up to 1 GiB. */
+    public static final long MIN_CHUNK_BYTES = 16;
+    public static final long MAX_CHUNK_BYTES = 1L << 30;
     public static final int DEFAULT_MAX_PREDICTED_COPIES = 256;
     public static final int DEFAULT_MAX_PREDICTED_MESSAGES = 1024;
     public static final int DEFAULT_SCORE_DEPTH_COPIES = 4;
@@ -192,7 +195,8 @@ public final class SpeculatorConfig {
         }
 
         public SpeculatorConfig build() {
-            require(chunkBytes >= 16 && chunkBytes <= (1L << 30), "chunk_bytes", chunkBytes, "[16, 2^30]");
+            require(chunkBytes >= MIN_CHUNK_BYTES && chunkBytes <= MAX_CHUNK_BYTES, "chunk_bytes", chunkBytes,
+                    "[16, 2^30]");
             require(maxPredictedCopies >= 1 && maxPredictedCopies <= (1 << 20), "max_predicted_copies",
                     maxPredictedCopies, "[1, 2^20]");
             require(maxPredictedMessages >= 1, "max_predicted_messages", maxPredictedMessages, ">= 1");

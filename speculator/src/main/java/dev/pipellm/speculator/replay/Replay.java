@@ -3,6 +3,7 @@ package dev.pipellm.speculator.replay;
 import dev.pipellm.speculator.predict.Speculator;
 import dev.pipellm.speculator.predict.SpeculatorConfig;
 import dev.pipellm.speculator.trace.CopyClass;
+import dev.pipellm.speculator.trace.SharedData;
 import dev.pipellm.speculator.trace.VllmSwapTrace;
 
 import java.io.IOException;
@@ -21,9 +22,12 @@ import java.util.Locale;
  * the next request's adapter.
  *
  * <pre>
- * java -jar speculator/target/pipellm-speculator-0.1.0-SNAPSHOT.jar --workload all --shared ../shared [--json FILE]
+ * ./pipellm replay [OPTIONS]
+ * java -jar speculator/target/pipellm-speculator-VERSION.jar --workload all --shared ../shared [--json FILE]
  * </pre>
- * Exit status: 0 on success, 2 on bad usage or missing data.
+ * Exit status: 0 on success; 2 on bad usage or missing data, with one line on stderr naming the argument (every
+ * option, workload and the shared data are checked before the first workload runs); 1 when the JSON report
+ * cannot be written at the end.
  */
 public final class Replay {
     /** One workload's outcome. */
@@ -35,90 +39,86 @@ public final class Replay {
     }
 
     public static void main(String[] args) {
-        try {
-            System.exit(run(args, System.out));
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            System.err.println("replay: " + e.getMessage());
-            System.exit(2);
-        }
+        System.exit(run(args, System.out, System.err));
     }
 
     static String usage() {
         return """
-                usage: Replay [--workload NAME[,NAME...]|all] [--shared DIR] [--json FILE] [--requests N]
-                              [--seed N] [--chunk-bytes N] [--depth-messages N] [--depth-bytes N]
-                              [--min-confidence F]
-                  workloads: %s
-                  --shared   shared data directory (else -Dpipellm.shared.dir, else PIPELLM_SHARED_DIR);
-                             needed by the vllm-* and lora-* workloads (Azure 2023 traces)
-                  --requests requests replayed from the Azure traces (default 2000)
-                """.formatted(String.join(", ", Workloads.NAMES));
+                usage: ./pipellm replay [OPTIONS]   (or java -jar pipellm-speculator.jar [OPTIONS])
+                  --workload NAME[,NAME...]|all   workloads to replay (default all); the workloads:
+                                       %s
+                  --shared DIR         shared data directory, needed by the vllm-* and lora-* workloads (Azure
+                                       2023 traces); else -D%s, else %s, else the default
+                                       (./pipellm: ../shared beside the checkout)
+                  --json FILE          also write the results as JSON (its directory must exist)
+                  --requests N         requests replayed from the Azure traces (default %d)
+                  --seed N             seed of the generators (default %d)
+                  --chunk-bytes N      GCM message size, %d to %d (default %d)
+                  --depth-messages N   pipeline window in messages (default %d)
+                  --depth-bytes N      pipeline window in bytes (default %d)
+                  --min-confidence F   least confidence a prediction needs, 0 to 1 (default %s)
+                """.formatted(String.join(", ", Workloads.NAMES), SharedData.PROPERTY, SharedData.ENV,
+                ReplayOptions.DEFAULT_REQUESTS, ReplayOptions.DEFAULT_SEED, SpeculatorConfig.MIN_CHUNK_BYTES,
+                SpeculatorConfig.MAX_CHUNK_BYTES, SpeculatorConfig.DEFAULT_CHUNK_BYTES,
+                IvPipelineModel.Settings.defaults().depthMessages(), IvPipelineModel.Settings.defaults().depthBytes(),
+                IvPipelineModel.Settings.defaults().minConfidence());
     }
 
-    /** Runs the tool; returns the exit status. */
-    public static int run(String[] args, PrintStream out) {
-        String workloads = "all";
-        String shared = null;
-        String json = null;
-        int requests = 2000;
-        long seed = 42;
-        final SpeculatorConfig.Builder config = SpeculatorConfig.builder();
-        IvPipelineModel.Settings defaults = IvPipelineModel.Settings.defaults();
-        int depthMessages = defaults.depthMessages();
-        long depthBytes = defaults.depthBytes();
-        float minConfidence = defaults.minConfidence();
-        for (int i = 0; i < args.length; i++) {
-            final String a = args[i];
-            if (a.equals("--help") || a.equals("-h")) {
+    /** Runs the tool; returns the exit status. Errors are one line on {@code err}. */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        final ReplayOptions o;
+        final List<Workloads.Workload> workloads = new ArrayList<>();
+        final SpeculatorConfig speculatorConfig;
+        final IvPipelineModel.Settings settings;
+        try {
+            o = ReplayOptions.parse(args);
+            if (o.help()) {
                 out.print(usage());
                 return 0;
             }
-            if (i + 1 >= args.length) {
-                throw new IllegalArgumentException("option " + a + " needs a value\n" + usage());
+            speculatorConfig = SpeculatorConfig.builder().chunkBytes(o.chunkBytes()).build();
+            final IvPipelineModel.Settings defaults = IvPipelineModel.Settings.defaults();
+            settings = new IvPipelineModel.Settings(o.depthMessages(), o.depthBytes(), o.minConfidence(),
+                    defaults.maxNopForward(), defaults.commitLookahead());
+            // Every workload is made (and its trace read) before the first runs: missing data fails at once.
+            for (String name : o.workloads()) {
+                workloads.add(Workloads.create(name, o.shared(), o.requests(), o.seed()));
             }
-            final String v = args[++i];
-            switch (a) {
-                case "--workload" -> workloads = v;
-                case "--shared" -> shared = v;
-                case "--json" -> json = v;
-                case "--requests" -> requests = Integer.parseInt(v);
-                case "--seed" -> seed = Long.parseLong(v);
-                case "--chunk-bytes" -> config.chunkBytes(Long.parseLong(v));
-                case "--depth-messages" -> depthMessages = Integer.parseInt(v);
-                case "--depth-bytes" -> depthBytes = Long.parseLong(v);
-                case "--min-confidence" -> minConfidence = Float.parseFloat(v);
-                default -> throw new IllegalArgumentException("unknown option " + a + "\n" + usage());
-            }
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            err.println("replay: " + e.getMessage());
+            return 2;
         }
-        final SpeculatorConfig speculatorConfig = config.build();
-        final IvPipelineModel.Settings settings = new IvPipelineModel.Settings(depthMessages, depthBytes,
-                minConfidence, defaults.maxNopForward(), defaults.commitLookahead());
-        final List<String> names = workloads.equals("all") ? Workloads.NAMES : List.of(workloads.split(","));
         final List<Result> results = new ArrayList<>();
-        for (String name : names) {
-            final Workloads.Workload w = Workloads.create(name.trim(), shared, requests, seed);
-            final long start = System.nanoTime();
-            final ReplayRun run = new ReplayRun(speculatorConfig, settings).run(w.generator());
-            final ReplayRun oracle = w.oracle() == null ? null
-                    : new ReplayRun(speculatorConfig, settings).run(w.oracle());
-            final double seconds = (System.nanoTime() - start) / 1e9;
-            String notes = "";
-            if (w.generator() instanceof VllmSwapTrace v) {
-                notes = "steps " + v.steps() + ", preemptions " + v.preemptions() + ", swap-ins " + v.swapIns()
-                        + ", rejected " + v.rejected() + ", aborted (swap space) " + v.abortedForSwapSpace();
-            }
-            final Result r = new Result(w.name(), w.generator().describe(), w.targetClass(), run, oracle, seconds,
-                    notes);
-            results.add(r);
-            out.printf(Locale.ROOT, "done %-22s in %6.1f s%n", name, seconds);
-            out.flush();
+        for (Workloads.Workload w : workloads) {
+            results.add(replay(w, speculatorConfig, settings, out));
         }
         printTable(results, chunkLabel(speculatorConfig.chunkBytes), settings, out);
-        if (json != null) {
-            writeJson(Path.of(json), results, speculatorConfig, settings);
-            out.println("wrote " + json);
+        if (o.json() != null) {
+            try {
+                writeJson(o.json(), results, speculatorConfig, settings);
+            } catch (IllegalStateException e) {
+                err.println("replay: " + e.getMessage());
+                return 1;
+            }
+            out.println("wrote " + o.json());
         }
         return 0;
+    }
+
+    private static Result replay(Workloads.Workload w, SpeculatorConfig config, IvPipelineModel.Settings settings,
+                                 PrintStream out) {
+        final long start = System.nanoTime();
+        final ReplayRun run = new ReplayRun(config, settings).run(w.generator());
+        final ReplayRun oracle = w.oracle() == null ? null : new ReplayRun(config, settings).run(w.oracle());
+        final double seconds = (System.nanoTime() - start) / 1e9;
+        String notes = "";
+        if (w.generator() instanceof VllmSwapTrace v) {
+            notes = "steps " + v.steps() + ", preemptions " + v.preemptions() + ", swap-ins " + v.swapIns()
+                    + ", rejected " + v.rejected() + ", aborted (swap space) " + v.abortedForSwapSpace();
+        }
+        out.printf(Locale.ROOT, "done %-22s in %6.1f s%n", w.name(), seconds);
+        out.flush();
+        return new Result(w.name(), w.generator().describe(), w.targetClass(), run, oracle, seconds, notes);
     }
 
     private static String chunkLabel(long chunk) {

@@ -26,7 +26,7 @@ public final class Workloads {
     }
 
     /**
-     * @param shared   --shared option or null (then -Dpipellm.shared.dir / PIPELLM_SHARED_DIR)
+     * @param shared   --shared option or null (then -Dpipellm.shared.dir, PIPELLM_SHARED_DIR, the default)
      * @param requests requests replayed from the Azure traces
      */
     public static Workload create(String name, String shared, int requests, long seed) {
