@@ -163,7 +163,10 @@ static void *jvm_main(void *arg) {
         };
         JavaVMInitArgs args = {JNI_VERSION_10, (jint)(sizeof options / sizeof options[0]), options, JNI_FALSE};
         JNIEnv *env = NULL;
+        pl_signal_snapshot host_signals;
+        pl_signals_before_jvm(&host_signals);
         jint rc = create(&vm, (void **)&env, &args);
+        pl_signals_after_jvm(&host_signals);
         if (rc != JNI_OK) pl_fail_reason("JNI_CreateJavaVM failed (%d)", (int)rc);
         else up = bootstrap(env);
     }
