@@ -160,6 +160,9 @@ static void *jvm_main(void *arg) {
         JavaVMOption options[] = {
             {cp, NULL}, {"-Xrs", NULL}, {"--enable-native-access=ALL-UNNAMED", NULL}, {"-XX:-UsePerfData", NULL},
             {"-XX:+UseSerialGC", NULL}, {"-Xss1m", NULL},
+            /* SIGUSR2 goes back to the host (shim_signals.c): a JFR started through jcmd would suspend
+             * threads with it and end the host. No attach, so no jcmd into the embedded JVM. */
+            {"-XX:+DisableAttachMechanism", NULL},
         };
         JavaVMInitArgs args = {JNI_VERSION_10, (jint)(sizeof options / sizeof options[0]), options, JNI_FALSE};
         JNIEnv *env = NULL;
