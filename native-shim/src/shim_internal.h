@@ -12,6 +12,7 @@
 #define PL_SHIM_INTERNAL_H
 
 #define _GNU_SOURCE
+#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -107,5 +108,19 @@ const pl_upcalls *pl_jvm_bootstrap(int *retry_later);
 /* Path of the agent jar (beside libpipellm.so, or $PIPELLM_HOME/lib); 0 when found. */
 int pl_agent_jar(char *out, size_t cap);
 extern int pl_role;
+
+/* ---- the host's signal dispositions across the JVM we create (shim_signals.c) ---- */
+typedef struct pl_signal_snapshot {
+    int taken;                      /* 0: nothing recorded, nothing is restored */
+    unsigned char recorded[NSIG];   /* act[sig] holds the host's disposition */
+    struct sigaction act[NSIG];
+} pl_signal_snapshot;
+/* Called on the thread that creates the JVM, right before and right after JNI_CreateJavaVM: every
+ * disposition the JVM took goes back to the host's, except the error signals HotSpot needs (chained
+ * to the host's handlers), the JDK's I/O wake-up signal, and SIGUSR2 while JFR runs; with libjsig
+ * preloaded, libjsig is made to leave the restored signals to the host. JVM threads block SIGPIPE
+ * and SIGXFSZ. Never fails the host: one line, and on. */
+void pl_signals_before_jvm(pl_signal_snapshot *s);
+void pl_signals_after_jvm(const pl_signal_snapshot *s);
 
 #endif

@@ -163,10 +163,16 @@ static void *jvm_main(void *arg) {
             /* Small and steady: a bounded young generation keeps the churn of per-message allocations
              * from growing the host's RSS (docs/benchmarks.md, "Memory"). */
             {"-XX:+UseSerialGC", NULL}, {"-Xss1m", NULL}, {"-Xms16m", NULL}, {"-XX:MaxNewSize=16m", NULL},
+            /* SIGUSR2 goes back to the host (shim_signals.c): a JFR started through jcmd would suspend
+             * threads with it and end the host. No attach, so no jcmd into the embedded JVM. */
+            {"-XX:+DisableAttachMechanism", NULL},
         };
         JavaVMInitArgs args = {JNI_VERSION_10, (jint)(sizeof options / sizeof options[0]), options, JNI_FALSE};
         JNIEnv *env = NULL;
+        pl_signal_snapshot host_signals;
+        pl_signals_before_jvm(&host_signals);
         jint rc = create(&vm, (void **)&env, &args);
+        pl_signals_after_jvm(&host_signals);
         if (rc != JNI_OK) pl_fail_reason("JNI_CreateJavaVM failed (%d)", (int)rc);
         else up = bootstrap(env);
     }

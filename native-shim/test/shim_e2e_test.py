@@ -184,7 +184,7 @@ def injected_agent_fault_falls_back_to_openssl_for_that_message():
         expect(p, sg["tag_failures"] == 0, "the CE saw a bad message")
     else:
         p.append("missing statistics")
-    errors = [l for l in err.splitlines() if "pipellm:" in l and "agent error" in l]
+    errors = [l for l in err.splitlines() if "pipellm:" in l and "agent error in" in l]
     expect(p, len(errors) == 1, f"expected one line about the agent error: {err[-400:]}")
     return p
 
