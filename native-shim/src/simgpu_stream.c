@@ -210,6 +210,12 @@ static void *worker_main(void *arg) {
         while ((!s->head || s->executing) && !(s->destroyed && !s->head && !s->executing))
             simgpu_wait_sched();
         if (!s->head) break;   /* destroyed and drained */
+        if (simgpu_exiting() && !simgpu_poisoned()) {   /* the process is ending: no more work */
+            pthread_mutex_unlock(&g.mu);
+            simgpu_exit_wait();
+            pthread_mutex_lock(&g.mu);
+            continue;
+        }
         simgpu_op *op = s->head;
         s->head = op->next;
         if (!s->head) s->tail = NULL;
