@@ -166,7 +166,7 @@ void simgpu_poison(cudaError_t err, const char *why) {
     if (atomic_compare_exchange_strong(&g.poison, &expected, (int)err) && why) {
         char line[512];
         snprintf(line, sizeof line, "%s: context poisoned, every later call returns %s (%d)", why,
-                 cudaGetErrorName(err), (int)err);
+                 simgpu_error_name(err), (int)err);
         simgpu_log(SIMGPU_LOG_ERROR, "%s", line);
     }
     pthread_mutex_lock(&g.cc_mu);

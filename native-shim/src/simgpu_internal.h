@@ -21,6 +21,13 @@
 
 #include "simgpu.h"
 
+/*
+ * The exported API. An exported function can be interposed (PipeLLM's shim does), so simgpu never
+ * calls one itself: a call from inside goes to a static or hidden function, else an interposer
+ * would count one cudaMallocHost as a cudaMallocHost and a cudaHostAlloc. (The driver part's EVP
+ * calls are the opposite: they go through the dynamic linker on purpose.) Tested by
+ * simgpu_no_internal_plt (relocations) and simgpu_internal_calls_counted_* (an interposer).
+ */
 #define SIMGPU_API __attribute__((visibility("default")))
 
 /* ---- configuration (simgpu_config.c) ---- */
@@ -61,6 +68,7 @@ void simgpu_wake_cc(void);
 
 /* ---- errors (simgpu_error.c) ---- */
 cudaError_t simgpu_ret(cudaError_t err);          /* records err as the thread's last error */
+const char *simgpu_error_name(cudaError_t err);   /* what cudaGetErrorName answers */
 
 /* ---- device memory arena and pinned host registry (simgpu_memory.c) ---- */
 int simgpu_memory_init(uint64_t bytes);
