@@ -83,7 +83,14 @@ static pthread_key_t ce_ctx_key, drv_ctx_key;
 static __thread EVP_CIPHER_CTX *ce_ctx_tls, *drv_ctx_tls;
 
 static void free_ce_ctx(void *p) { if (ce_crypto.ctx_free) ce_crypto.ctx_free(p); }
-static void free_drv_ctx(void *p) { EVP_CIPHER_CTX_free(p); }
+
+/* A thread that ends while the process exits must not free into a public libcrypto whose cleanup
+ * may be running: it waits for the process to end instead (the context is left to it). */
+static void free_drv_ctx(void *p) {
+    if (simgpu_driver_enter()) return;   /* left to the process's end */
+    EVP_CIPHER_CTX_free(p);
+    simgpu_driver_leave();
+}
 
 /*
  * The copy engine must not go through anything a preloaded library can interpose. simgpu loads a
@@ -95,6 +102,22 @@ static void free_drv_ctx(void *p) { EVP_CIPHER_CTX_free(p); }
 #ifndef SIMGPU_CE_DEEPBIND
 #define SIMGPU_CE_DEEPBIND RTLD_DEEPBIND   /* sanitizer builds pass 0: their runtimes refuse DEEPBIND */
 #endif
+
+/*
+ * The private copy is simgpu's alone: nothing ever needs its OPENSSL_cleanup, and the atexit
+ * handler a default initialisation registers would free its library context at exit while copy
+ * engines are still decrypting (they crashed in CRYPTO_THREAD_read_lock on a freed lock). So it is
+ * initialised first, by hand, with OPENSSL_INIT_NO_ATEXIT.
+ */
+static int init_ce_crypto(void *h) {
+    int (*init_crypto)(uint64_t, const void *);
+    *(void **)&init_crypto = dlsym(h, "OPENSSL_init_crypto");
+    if (!init_crypto || init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL) != 1) {
+        simgpu_log(SIMGPU_LOG_ERROR, "cannot initialise the copy engine's private libcrypto");
+        return -1;
+    }
+    return 0;
+}
 
 static int load_ce_crypto(void) {
     Dl_info self;
@@ -109,6 +132,7 @@ static int load_ce_crypto(void) {
         return -1;
     }
     ce_crypto.handle = h;
+    if (init_ce_crypto(h)) return -1;
 #define R(field, sym) if (!(*(void **)&ce_crypto.field = dlsym(h, sym))) { simgpu_log(SIMGPU_LOG_ERROR, "private libcrypto lacks %s", sym); return -1; }
     R(ctx_new, "EVP_CIPHER_CTX_new") R(ctx_free, "EVP_CIPHER_CTX_free") R(gcm, "EVP_aes_256_gcm")
     R(enc_init, "EVP_EncryptInit_ex") R(enc_update, "EVP_EncryptUpdate") R(enc_final, "EVP_EncryptFinal_ex")
@@ -139,10 +163,10 @@ static EVP_CIPHER_CTX *drv_ctx(void) {
 
 void simgpu_poison(cudaError_t err, const char *why) {
     int expected = 0;
-    if (atomic_compare_exchange_strong(&g.poison, &expected, (int)err)) {
+    if (atomic_compare_exchange_strong(&g.poison, &expected, (int)err) && why) {
         char line[512];
         snprintf(line, sizeof line, "%s: context poisoned, every later call returns %s (%d)", why,
-                 cudaGetErrorName(err), (int)err);
+                 simgpu_error_name(err), (int)err);
         simgpu_log(SIMGPU_LOG_ERROR, "%s", line);
     }
     pthread_mutex_lock(&g.cc_mu);
@@ -270,8 +294,24 @@ static int pool_init(cc_channel *ch, int with_plain) {
     return 0;
 }
 
+/*
+ * The driver's first use of the public libcrypto, at channel setup as in the real driver (which
+ * runs its key exchange there): the cipher every copy will use must be there. That first use also
+ * makes the public libcrypto register its OPENSSL_cleanup with atexit now, before simgpu registers
+ * its own exit handler (simgpu_exit.c): handlers run in reverse order, so simgpu's runs first and
+ * stops the driver before that cleanup. EVP_CIPHER_fetch is not one of the calls a copy makes, so
+ * an interposer of those sees nothing new; the library is initialised by its default path, as any
+ * first EVP call would.
+ */
+static int driver_crypto_ready(void) {
+    EVP_CIPHER *gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    EVP_CIPHER_free(gcm);
+    if (!gcm) simgpu_log(SIMGPU_LOG_ERROR, "the process's libcrypto offers no AES-256-GCM");
+    return gcm ? 0 : -1;
+}
+
 int simgpu_cc_init(void) {
-    if (load_ce_crypto()) return -1;
+    if (load_ce_crypto() || driver_crypto_ready()) return -1;
     if (pthread_key_create(&ce_ctx_key, free_ce_ctx) || pthread_key_create(&drv_ctx_key, free_drv_ctx)) return -1;
     if (pool_init(&h2d, 1) || pool_init(&d2h, 0)) {
         simgpu_log(SIMGPU_LOG_ERROR, "cannot allocate the bounce buffers (SIMGPU_BOUNCE_POOL_BYTES)");
@@ -316,6 +356,13 @@ static int seg_next(seg_iter *it, char **p, size_t *n) {
 
 static int sampled_out(uint64_t seq) {
     return g.cfg.verify_every > 1 && seq % g.cfg.verify_every != 0;
+}
+
+static void slot_return(cc_channel *ch, int slot) {
+    pthread_mutex_lock(&g.cc_mu);
+    ch->free_slots[ch->n_free++] = slot;
+    simgpu_wake_cc();
+    pthread_mutex_unlock(&g.cc_mu);
 }
 
 static void slots_release_locked(cc_channel *ch, simgpu_op *op, size_t from, size_t to) {
@@ -369,6 +416,7 @@ cudaError_t simgpu_cc_h2d_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_
     }
     /* Enqueued while holding driver_mu: stream order and IV order agree. */
     *seq_out = simgpu_submit(s, op);
+    cudaError_t stop = cudaSuccess;
     size_t chunk = g.cfg.chunk_bytes, total = simgpu_copy_bytes(c);
     for (size_t i = 0; i < n; i++) {
         size_t off = i * chunk, len = total - off < chunk ? total - off : chunk;
@@ -387,17 +435,23 @@ cudaError_t simgpu_cc_h2d_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_
         pthread_mutex_unlock(&g.cc_mu);
         msgs[i] = (simgpu_msg){.slot = slot, .seq = seq, .offset = off, .len = len};
         unsigned char *out = (unsigned char *)ch->cipher + (size_t)slot * chunk;
-        if (rc || driver_encrypt(c, off, len, key, iv, out, msgs[i].tag))
-            simgpu_poison(cudaErrorUnknown, "H2D driver: an EVP encryption call failed");
+        if (simgpu_driver_enter()) {   /* the process is exiting: no more EVP */
+            explicit_bzero(key, sizeof key);
+            slot_return(ch, slot);
+            stop = cudaErrorCudartUnloading;
+            break;
+        }
+        int enc_failed = rc || driver_encrypt(c, off, len, key, iv, out, msgs[i].tag);
+        simgpu_driver_leave();
+        if (enc_failed) simgpu_poison(cudaErrorUnknown, "H2D driver: an EVP encryption call failed");
         explicit_bzero(key, sizeof key);
         if (sampled_out(seq))   /* sampled verification: the CE takes this plaintext unchecked */
             simgpu_gather(c, 1, off, len, ch->plain + (size_t)slot * chunk);
         simgpu_count(ST_H2D_MESSAGES, 1);
         pthread_mutex_lock(&g.cc_mu);
         if (simgpu_poisoned()) {
-            ch->free_slots[ch->n_free++] = slot;   /* the CE may have left: give the slot back here */
-            simgpu_wake_cc();
             pthread_mutex_unlock(&g.cc_mu);
+            slot_return(ch, slot);   /* the CE may have left: give the slot back here */
             break;
         }
         op->u.copy.produced = i + 1;
@@ -405,7 +459,7 @@ cudaError_t simgpu_cc_h2d_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_
         pthread_mutex_unlock(&g.cc_mu);
     }
     pthread_mutex_unlock(&ch->driver_mu);
-    return simgpu_poisoned();
+    return stop ? stop : simgpu_poisoned();
 }
 
 /* ---- H2D: copy-engine part (stream worker) ---- */
@@ -459,10 +513,7 @@ static void h2d_execute(simgpu_op *op) {
         explicit_bzero(key, sizeof key);
         simgpu_count(verified ? ST_VERIFIED_MESSAGES : ST_UNVERIFIED_MESSAGES, 1);
         simgpu_scatter(c, m->offset, m->len, (const char *)plain);
-        pthread_mutex_lock(&g.cc_mu);
-        ch->free_slots[ch->n_free++] = m->slot;
-        simgpu_wake_cc();
-        pthread_mutex_unlock(&g.cc_mu);
+        slot_return(ch, m->slot);
     }
 }
 
@@ -509,9 +560,8 @@ static void d2h_execute(simgpu_op *op) {
         explicit_bzero(key, sizeof key);
         pthread_mutex_lock(&g.cc_mu);
         if (simgpu_poisoned()) {
-            ch->free_slots[ch->n_free++] = slot;
-            simgpu_wake_cc();
             pthread_mutex_unlock(&g.cc_mu);
+            slot_return(ch, slot);
             break;
         }
         op->u.copy.msgs[i] = m;
@@ -557,6 +607,7 @@ cudaError_t simgpu_cc_d2h_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_
     simgpu_msg *msgs = op->u.copy.msgs;
     atomic_fetch_add(&op->refs, 1);   /* ours until every message is decrypted */
     *seq_out = simgpu_submit(s, op);
+    cudaError_t stop = cudaSuccess;
     /* Host-synchronous, as under real CC: this thread decrypts each message as the CE emits it. */
     for (size_t i = 0; i < n; i++) {
         unsigned char iv[12], key[32];
@@ -574,7 +625,17 @@ cudaError_t simgpu_cc_d2h_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_
         simgpu_wake_cc();
         pthread_mutex_unlock(&g.cc_mu);
         const unsigned char *in = (const unsigned char *)ch->cipher + (size_t)msgs[i].slot * chunk;
-        if (rc || driver_decrypt(c, msgs[i].offset, msgs[i].len, key, iv, in, msgs[i].tag)) {
+        if (simgpu_driver_enter()) {   /* the process is exiting: no more EVP */
+            explicit_bzero(key, sizeof key);
+            pthread_mutex_lock(&g.cc_mu);
+            slots_release_locked(ch, op, i, op->u.copy.produced);
+            pthread_mutex_unlock(&g.cc_mu);
+            stop = cudaErrorCudartUnloading;
+            break;
+        }
+        int dec_failed = rc || driver_decrypt(c, msgs[i].offset, msgs[i].len, key, iv, in, msgs[i].tag);
+        simgpu_driver_leave();
+        if (dec_failed) {
             /* No unauthenticated plaintext stays behind. */
             seg_iter it = segs(c->dst, c->dpitch, c->width, msgs[i].offset, msgs[i].len);
             char *p;
@@ -594,11 +655,8 @@ cudaError_t simgpu_cc_d2h_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_
         explicit_bzero(key, sizeof key);
         simgpu_count(ST_D2H_MESSAGES, 1);
         simgpu_count(ST_VERIFIED_MESSAGES, 1);
-        pthread_mutex_lock(&g.cc_mu);
-        ch->free_slots[ch->n_free++] = msgs[i].slot;
-        simgpu_wake_cc();
-        pthread_mutex_unlock(&g.cc_mu);
+        slot_return(ch, msgs[i].slot);
     }
     simgpu_op_release(op);
-    return simgpu_poisoned();
+    return stop ? stop : simgpu_poisoned();
 }

@@ -18,19 +18,28 @@ static int forked_child;
 
 /* A child forked after CUDA started has none of the parent's threads: like the real runtime, it
  * cannot use the inherited context, and says so instead of hanging. */
-static void after_fork_in_child(void) { forked_child = 1; }
+static void after_fork_in_child(void) {
+    forked_child = 1;
+    simgpu_exit_after_fork();
+}
 
-static void init(void) {
-    if (simgpu_config_load(&g.cfg)) {
-        g.init_failed = 1;
-        return;
-    }
+static int init_parts(void) {
+    if (simgpu_config_load(&g.cfg)) return -1;
     if (simgpu_memory_init(g.cfg.memory_bytes) || simgpu_streams_init() || (g.cfg.cc_on && simgpu_cc_init())) {
         simgpu_log(SIMGPU_LOG_ERROR, "initialisation failed; every CUDA call returns cudaErrorInitializationError");
-        g.init_failed = 1;
-        return;
+        return -1;
     }
+    /* After the CC init: its first use of the public libcrypto registered that library's exit-time
+     * cleanup, and simgpu's exit handler must be registered after it to run before it. */
+    simgpu_exit_init();
     pthread_atfork(NULL, NULL, after_fork_in_child);
+    return 0;
+}
+
+static void init(void) {
+    g.init_failed = init_parts() != 0;
+    simgpu_exit_init_finished();
+    if (g.init_failed) return;
     simgpu_log(SIMGPU_LOG_INFO, "simulated H100, CC %s, PCIe %.1f GB/s, chunk %llu B, verify %s",
                g.cfg.cc_on ? "on" : "off", g.cfg.pcie_gbps, (unsigned long long)g.cfg.chunk_bytes,
                g.cfg.verify_every == 1 ? "full" : "sampled");
@@ -38,6 +47,7 @@ static void init(void) {
 
 /* Like the real runtime, the first call initialises device 0 implicitly: cudaSetDevice is optional. */
 cudaError_t simgpu_enter(void) {
+    if (simgpu_exiting()) return simgpu_exit_refuse();
     pthread_once(&init_once, init);
     if (g.init_failed) return cudaErrorInitializationError;
     if (forked_child) {
@@ -48,10 +58,6 @@ cudaError_t simgpu_enter(void) {
         return cudaErrorInitializationError;
     }
     return simgpu_poisoned();
-}
-
-__attribute__((destructor)) static void at_unload(void) {
-    if (g.cfg.stats_path[0]) simgpu_stats_write();
 }
 
 SIMGPU_API cudaError_t cudaGetDeviceCount(int *count) {

@@ -65,10 +65,12 @@ static const error_entry *find(cudaError_t e) {
     return NULL;
 }
 
-SIMGPU_API const char *cudaGetErrorName(cudaError_t e) {
+const char *simgpu_error_name(cudaError_t e) {
     const error_entry *x = find(e);
     return x ? x->name : "unrecognized error code";
 }
+
+SIMGPU_API const char *cudaGetErrorName(cudaError_t e) { return simgpu_error_name(e); }
 
 SIMGPU_API const char *cudaGetErrorString(cudaError_t e) {
     const error_entry *x = find(e);

@@ -21,6 +21,13 @@
 
 #include "simgpu.h"
 
+/*
+ * The exported API. An exported function can be interposed (PipeLLM's shim does), so simgpu never
+ * calls one itself: a call from inside goes to a static or hidden function, else an interposer
+ * would count one cudaMallocHost as a cudaMallocHost and a cudaHostAlloc. (The driver part's EVP
+ * calls are the opposite: they go through the dynamic linker on purpose.) Tested by
+ * simgpu_no_internal_plt (relocations) and simgpu_internal_calls_counted_* (an interposer).
+ */
 #define SIMGPU_API __attribute__((visibility("default")))
 
 /* ---- configuration (simgpu_config.c) ---- */
@@ -61,6 +68,7 @@ void simgpu_wake_cc(void);
 
 /* ---- errors (simgpu_error.c) ---- */
 cudaError_t simgpu_ret(cudaError_t err);          /* records err as the thread's last error */
+const char *simgpu_error_name(cudaError_t err);   /* what cudaGetErrorName answers */
 
 /* ---- device memory arena and pinned host registry (simgpu_memory.c) ---- */
 int simgpu_memory_init(uint64_t bytes);
@@ -179,8 +187,25 @@ cudaError_t simgpu_cc_h2d_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_
 cudaError_t simgpu_cc_d2h_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_out);
 /* Copy-engine side, on the stream worker. */
 void simgpu_cc_execute(simgpu_op *op);
+/* Sets the sticky error (the first one wins) and wakes every waiter; `why` goes to stderr once,
+ * NULL for a context that ends without a fault (the process is exiting). */
 void simgpu_poison(cudaError_t err, const char *why);
 cudaError_t simgpu_poisoned(void);
+
+/* ---- process exit (simgpu_exit.c): what exit() may tear down is never in use ---- */
+void simgpu_exit_init(void);             /* at the end of init: pins simgpu, registers the exit handler */
+void simgpu_exit_init_finished(void);    /* g.cfg is complete (init succeeded or failed) */
+void simgpu_exit_after_fork(void);
+int simgpu_exiting(void);                /* the exit handler ran: the process is ending */
+/* Once exiting, on any thread but the exiting one: waits for the process to end; returns only if
+ * it is still there much later, after ending the context (sticky cudaErrorCudartUnloading). */
+void simgpu_exit_wait(void);
+cudaError_t simgpu_exit_refuse(void);    /* simgpu_exit_wait, then cudaErrorCudartUnloading */
+/* Bracket every call of the driver part into the public libcrypto. Enter returns -1 (after
+ * simgpu_exit_wait) once exiting: the caller must not call EVP and unwinds with
+ * cudaErrorCudartUnloading. Leave only after a successful enter. */
+int simgpu_driver_enter(void);
+void simgpu_driver_leave(void);
 
 /* ---- statistics (simgpu_stats.c) ---- */
 enum simgpu_counter {

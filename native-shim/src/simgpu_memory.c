@@ -221,7 +221,7 @@ static void pin_remove(pinned *x) {
     n_pins--;
 }
 
-SIMGPU_API cudaError_t cudaHostAlloc(void **pHost, size_t size, unsigned int flags) {
+static cudaError_t host_alloc(void **pHost, size_t size, unsigned int flags) {
     cudaError_t e = simgpu_enter();
     if (e) return simgpu_ret(e);
     if (!pHost || (flags & ~(unsigned)(cudaHostAllocPortable | cudaHostAllocMapped | cudaHostAllocWriteCombined)))
@@ -245,8 +245,12 @@ SIMGPU_API cudaError_t cudaHostAlloc(void **pHost, size_t size, unsigned int fla
     return cudaSuccess;
 }
 
+SIMGPU_API cudaError_t cudaHostAlloc(void **pHost, size_t size, unsigned int flags) {
+    return host_alloc(pHost, size, flags);
+}
+
 SIMGPU_API cudaError_t cudaMallocHost(void **ptr, size_t size) {
-    return cudaHostAlloc(ptr, size, cudaHostAllocDefault);
+    return host_alloc(ptr, size, cudaHostAllocDefault);
 }
 
 SIMGPU_API cudaError_t cudaFreeHost(void *ptr) {

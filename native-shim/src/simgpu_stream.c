@@ -210,6 +210,12 @@ static void *worker_main(void *arg) {
         while ((!s->head || s->executing) && !(s->destroyed && !s->head && !s->executing))
             simgpu_wait_sched();
         if (!s->head) break;   /* destroyed and drained */
+        if (simgpu_exiting() && !simgpu_poisoned()) {   /* the process is ending: no more work */
+            pthread_mutex_unlock(&g.mu);
+            simgpu_exit_wait();
+            pthread_mutex_lock(&g.mu);
+            continue;
+        }
         simgpu_op *op = s->head;
         s->head = op->next;
         if (!s->head) s->tail = NULL;
@@ -444,7 +450,7 @@ SIMGPU_API cudaError_t cudaDeviceGetStreamPriorityRange(int *leastPriority, int 
     return cudaSuccess;
 }
 
-SIMGPU_API cudaError_t cudaStreamCreateWithPriority(cudaStream_t *pStream, unsigned int flags, int priority) {
+static cudaError_t stream_create(cudaStream_t *pStream, unsigned int flags, int priority) {
     cudaError_t e = simgpu_enter();
     if (e) return simgpu_ret(e);
     if (!pStream || (flags & ~(unsigned)cudaStreamNonBlocking)) return simgpu_ret(cudaErrorInvalidValue);
@@ -456,12 +462,16 @@ SIMGPU_API cudaError_t cudaStreamCreateWithPriority(cudaStream_t *pStream, unsig
     return cudaSuccess;
 }
 
+SIMGPU_API cudaError_t cudaStreamCreateWithPriority(cudaStream_t *pStream, unsigned int flags, int priority) {
+    return stream_create(pStream, flags, priority);
+}
+
 SIMGPU_API cudaError_t cudaStreamCreateWithFlags(cudaStream_t *pStream, unsigned int flags) {
-    return cudaStreamCreateWithPriority(pStream, flags, 0);
+    return stream_create(pStream, flags, 0);
 }
 
 SIMGPU_API cudaError_t cudaStreamCreate(cudaStream_t *pStream) {
-    return cudaStreamCreateWithPriority(pStream, cudaStreamDefault, 0);
+    return stream_create(pStream, cudaStreamDefault, 0);
 }
 
 SIMGPU_API cudaError_t cudaStreamDestroy(cudaStream_t h) {
@@ -585,7 +595,7 @@ SIMGPU_API cudaError_t cudaDeviceSynchronize(void) {
 
 /* ---- events ---- */
 
-SIMGPU_API cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned int flags) {
+static cudaError_t event_create(cudaEvent_t *event, unsigned int flags) {
     cudaError_t e = simgpu_enter();
     if (e) return simgpu_ret(e);
     unsigned known = cudaEventBlockingSync | cudaEventDisableTiming | cudaEventInterprocess;
@@ -602,8 +612,12 @@ SIMGPU_API cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned int
     return cudaSuccess;
 }
 
+SIMGPU_API cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned int flags) {
+    return event_create(event, flags);
+}
+
 SIMGPU_API cudaError_t cudaEventCreate(cudaEvent_t *event) {
-    return cudaEventCreateWithFlags(event, cudaEventDefault);
+    return event_create(event, cudaEventDefault);
 }
 
 SIMGPU_API cudaError_t cudaEventDestroy(cudaEvent_t h) {
@@ -619,7 +633,7 @@ SIMGPU_API cudaError_t cudaEventDestroy(cudaEvent_t h) {
     return ev ? cudaSuccess : simgpu_ret(cudaErrorInvalidResourceHandle);
 }
 
-SIMGPU_API cudaError_t cudaEventRecord(cudaEvent_t h, cudaStream_t sh) {
+static cudaError_t event_record(cudaEvent_t h, cudaStream_t sh) {
     WITH_STREAM(sh, s);
     simgpu_op *op = simgpu_op_new(OP_RECORD);
     if (!op) {
@@ -645,9 +659,13 @@ SIMGPU_API cudaError_t cudaEventRecord(cudaEvent_t h, cudaStream_t sh) {
     return cudaSuccess;
 }
 
+SIMGPU_API cudaError_t cudaEventRecord(cudaEvent_t h, cudaStream_t sh) {
+    return event_record(h, sh);
+}
+
 SIMGPU_API cudaError_t cudaEventRecordWithFlags(cudaEvent_t h, cudaStream_t sh, unsigned int flags) {
     if (flags & ~1u) return simgpu_ret(cudaErrorInvalidValue);
-    return cudaEventRecord(h, sh);
+    return event_record(h, sh);
 }
 
 SIMGPU_API cudaError_t cudaStreamWaitEvent(cudaStream_t sh, cudaEvent_t h, unsigned int flags) {
