@@ -8,6 +8,7 @@ import dev.pipellm.agent.evp.EvpMessages;
 import dev.pipellm.agent.evp.RealEvp;
 import dev.pipellm.agent.log.DistinctErrorLog;
 import dev.pipellm.agent.stats.Counters;
+import dev.pipellm.agent.stats.StatCounter;
 import dev.pipellm.agent.stats.StatsReporter;
 
 /** Everything the upcalls use, built once at bootstrap (tests build their own). */
@@ -24,7 +25,9 @@ public final class AgentRuntime {
         this.config = config;
         this.role = role;
         this.warmUp = config.mode() == Mode.SYNC && config.coldStart() == ColdStart.OPENSSL
-                ? EngineWarmUp.comparingWith(real) : EngineWarmUp.alreadyWarm();
+                ? EngineWarmUp.comparingWith(real, () -> counters.get(StatCounter.H2D_MESSAGES)
+                        + counters.get(StatCounter.D2H_MESSAGES))
+                : EngineWarmUp.alreadyWarm();
         this.evp = new EvpMessages(config, counters, errors, real, warmUp);
         this.stats = new StatsReporter(config, counters, errors);
     }

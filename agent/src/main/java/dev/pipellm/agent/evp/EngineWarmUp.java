@@ -4,6 +4,8 @@ import dev.pipellm.agent.log.AgentLog;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 
 /**
  * Decides when the agent's own AES-GCM may take the driver's messages: PipeLLM must never be slower
@@ -12,29 +14,38 @@ import java.util.concurrent.ThreadLocalRandom;
  * <p>SunJCE's AES-CTR and GCM intrinsics run only from C2-compiled callers (java-stack.md section 1):
  * a fresh agent encrypts at ~0.04-0.1 GB/s until the JIT has seen enough calls, against ~2.5-6 GB/s
  * for OpenSSL. So until {@link #isWarm()}, {@link EvpMessages} leaves every new message to the real
- * OpenSSL ({@code cold_start_messages}). A background thread ({@code pipellm-warmup}, lowest
- * priority) exercises the agent's exact per-update path ({@link EvpMessages#transform}) on 64 KiB
- * messages under a random throw-away key, then times the agent and the real OpenSSL on the same
- * messages (best of {@link #SAMPLES}); the agent becomes warm once it is faster. Rounds follow each
- * other for {@link #BUSY_NANOS}; then (a loaded machine starves the JIT's compiler threads) one round
- * every {@link #PAUSE_NANOS}, up to {@link #GIVE_UP_NANOS}, after which OpenSSL keeps the messages for
- * the life of the process (info lines say which). Nothing produced here leaves the thread.
+ * OpenSSL ({@code cold_start_messages}).
+ *
+ * <p>A background thread ({@code pipellm-warmup}) exercises the agent's exact per-update path
+ * ({@link EvpMessages#transform}) on 64 KiB messages under a random throw-away key, then times the
+ * agent and the real OpenSSL on the same messages (best of {@link #SAMPLES}); the agent becomes warm
+ * once it is faster. The warm-up must not take CPU from the copies it is meant to speed up (measured
+ * on the 2-vCPU development VM: a warm-up at normal priority made the first seconds of copies 20-30%
+ * slower than without PipeLLM, even in SCHED_IDLE, since hyperthreads share the AES units). So it
+ * works only while the driver is quiet: in slices of {@link #SLICE_NANOS}, each one only if no driver
+ * message started since the last one ({@link #quiet}), {@link #DUTY_PERCENT}% of the wall time at
+ * most, in Linux's SCHED_IDLE class ({@link IdleScheduling}). A process that copies without pause
+ * therefore stays on OpenSSL, which is what "never slower" asks. After {@link #BUDGET_NANOS} of
+ * exercise without the agent winning, OpenSSL keeps the messages for the life of the process (an info
+ * line says which). Nothing produced here leaves the thread.
  *
  * <p>Thread-safety: {@link #warm} is written by the warm-up thread, read by any thread (volatile:
  * a message sees either state; both are correct).
  */
 public final class EngineWarmUp {
     static final int MESSAGE_BYTES = 64 << 10;
-    static final long ROUND_NANOS = 200_000_000L;
-    static final long BUSY_NANOS = 5_000_000_000L;
-    static final long PAUSE_NANOS = 5_000_000_000L;
-    static final long GIVE_UP_NANOS = 60_000_000_000L;
+    /** Exercise per round (then the agent and OpenSSL are timed). */
+    static final long ROUND_NANOS = 400_000_000L;
+    /** Exercise in all before giving up. */
+    static final long BUDGET_NANOS = 10_000_000_000L;
     static final int SAMPLES = 3;
+    static final long SLICE_NANOS = 20_000_000L;
+    static final int DUTY_PERCENT = 25;
     static final int MESSAGES_PER_SAMPLE = 16;
 
     /** What the warm-up times; the real one below, a fake in tests. */
     interface Bench extends AutoCloseable {
-        /** Runs the agent's path for about {@code nanos}. */
+        /** Runs the agent's path for about {@code nanos} (one slice). */
         void exercise(long nanos) throws Exception;
         /** Nanoseconds for {@link #MESSAGES_PER_SAMPLE} messages through the agent's path. */
         long agentNanos() throws Exception;
@@ -46,20 +57,33 @@ public final class EngineWarmUp {
 
     private volatile boolean warm;
     private final RealEvp real;
+    /** True when no driver message started since the previous call (the warm-up may run). */
+    private final BooleanSupplier quiet;
 
-    private EngineWarmUp(boolean warm, RealEvp real) {
+    private EngineWarmUp(boolean warm, RealEvp real, BooleanSupplier quiet) {
         this.warm = warm;
         this.real = real;
+        this.quiet = quiet;
     }
 
     /** Warm from the start: nothing to wait for (cold_start=agent, or a mode without agent crypto). */
     public static EngineWarmUp alreadyWarm() {
-        return new EngineWarmUp(true, null);
+        return new EngineWarmUp(true, null, () -> true);
     }
 
-    /** Cold until {@link #startInBackground()} has shown the agent faster than the real OpenSSL. */
-    public static EngineWarmUp comparingWith(RealEvp real) {
-        return new EngineWarmUp(false, real);
+    /**
+     * Cold until {@link #startInBackground()} has shown the agent faster than the real OpenSSL behind
+     * {@code real}; the warm-up only runs while {@code messagesStarted} (the driver's messages so far)
+     * stands still.
+     */
+    public static EngineWarmUp comparingWith(RealEvp real, LongSupplier messagesStarted) {
+        long[] last = {-1};
+        return new EngineWarmUp(false, real, () -> {
+            long now = messagesStarted.getAsLong();
+            boolean still = now == last[0];
+            last[0] = now;
+            return still;
+        });
     }
 
     public boolean isWarm() {
@@ -81,21 +105,18 @@ public final class EngineWarmUp {
     }
 
     private void runAndLog() {
+        if (!IdleScheduling.enterIdleClass()) {
+            AgentLog.logger().debug("pipellm: the warm-up thread could not enter SCHED_IDLE: it runs at normal priority");
+        }
         try (Bench bench = realBench(real)) {
             long start = System.nanoTime();
-            boolean faster = run(bench, BUSY_NANOS, 0);
-            if (!faster) {
-                AgentLog.logger().info("pipellm: the agent's AES-GCM is not faster than OpenSSL after {} ms of warm-up:"
-                        + " OpenSSL does the driver's messages meanwhile; trying again every {} s", BUSY_NANOS / 1_000_000,
-                        PAUSE_NANOS / 1_000_000_000);
-                faster = run(bench, GIVE_UP_NANOS - BUSY_NANOS, PAUSE_NANOS);
-            }
+            boolean faster = run(bench, BUDGET_NANOS, ROUND_NANOS);
             long ms = (System.nanoTime() - start) / 1_000_000;
             if (faster) {
                 AgentLog.logger().info("pipellm: the agent's AES-GCM is warm after {} ms: it takes the driver's messages", ms);
             } else {
-                AgentLog.logger().info("pipellm: the agent's AES-GCM was never faster than OpenSSL in {} ms:"
-                        + " OpenSSL keeps the driver's messages", ms);
+                AgentLog.logger().info("pipellm: the agent's AES-GCM was not faster than OpenSSL after {} ms of warm-up:"
+                        + " OpenSSL keeps the driver's messages", BUDGET_NANOS / 1_000_000);
             }
         } catch (Throwable t) {
             // a failed warm-up only costs speed: OpenSSL keeps the messages
@@ -104,18 +125,20 @@ public final class EngineWarmUp {
     }
 
     /**
-     * Warms up and compares, round after round with {@code pauseNanos} between them, until the agent
-     * is faster (then {@link #isWarm()} turns true and this returns true) or {@code giveUpNanos}
-     * passed (false). Without a reachable OpenSSL to compare with, one round of warm-up is enough.
+     * Warms up and compares, round after round ({@code roundNanos} of exercise each), until the agent
+     * is faster (then {@link #isWarm()} turns true and this returns true) or {@code budgetNanos} of
+     * exercise were spent (false). Without a reachable OpenSSL to compare with, one round is enough.
      */
-    boolean run(Bench bench, long giveUpNanos, long pauseNanos) throws Throwable {
-        long start = System.nanoTime();
-        for (boolean first = true; ; first = false) {
-            if (!first) {
-                if (System.nanoTime() - start >= giveUpNanos) return false;
-                if (pauseNanos > 0) Thread.sleep(pauseNanos / 1_000_000);
+    boolean run(Bench bench, long budgetNanos, long roundNanos) throws Throwable {
+        long sleepMillis = SLICE_NANOS * (100 - DUTY_PERCENT) / DUTY_PERCENT / 1_000_000;
+        for (long spent = 0; spent < budgetNanos; ) {
+            for (long round = 0; round < roundNanos; ) {
+                Thread.sleep(sleepMillis);
+                if (!quiet.getAsBoolean()) continue;   // the driver is busy: leave it the CPU
+                bench.exercise(SLICE_NANOS);
+                round += SLICE_NANOS;
             }
-            bench.exercise(ROUND_NANOS);
+            spent += roundNanos;
             long agent = Long.MAX_VALUE, openssl = Long.MAX_VALUE;
             for (int i = 0; i < SAMPLES; i++) {
                 agent = Math.min(agent, bench.agentNanos());
@@ -126,6 +149,7 @@ public final class EngineWarmUp {
                 return true;
             }
         }
+        return false;
     }
 
     /** The agent's real path and the real OpenSSL, on native buffers like the driver's. */
