@@ -179,13 +179,8 @@ PL_API void EVP_CIPHER_CTX_free(EVP_CIPHER_CTX *c) {
     if (real) real(c);
 }
 
-/* Interposed only to be resolved (the agent compares against it, replays and measures with these). */
+/* Interposed only to be resolved (the agent compares against it and replays with it). */
 PL_API const EVP_CIPHER *EVP_aes_256_gcm(void) {
     EVP_aes_256_gcm_fn real = PL_REAL(EVP_aes_256_gcm);
-    return real ? real() : NULL;
-}
-
-PL_API EVP_CIPHER_CTX *EVP_CIPHER_CTX_new(void) {
-    EVP_CIPHER_CTX_new_fn real = PL_REAL(EVP_CIPHER_CTX_new);
     return real ? real() : NULL;
 }

@@ -25,7 +25,7 @@ public final class AgentRuntime {
         this.config = config;
         this.role = role;
         this.warmUp = config.mode() == Mode.SYNC && config.coldStart() == ColdStart.OPENSSL
-                ? EngineWarmUp.comparingWith(real, () -> counters.get(StatCounter.H2D_MESSAGES)
+                ? EngineWarmUp.comparingWithOpenSsl(() -> counters.get(StatCounter.H2D_MESSAGES)
                         + counters.get(StatCounter.D2H_MESSAGES))
                 : EngineWarmUp.alreadyWarm();
         this.evp = new EvpMessages(config, counters, errors, real, warmUp);

@@ -64,6 +64,11 @@ final class CtxState {
     int[] updLen = new int[16];
     int updates;
 
+    /** A message left to OpenSSL while the agent is cold, timed for the warm-up (see EvpMessages). */
+    boolean coldTimed;
+    long coldStartNanos;
+    long coldBytes;
+
     /** Created on the first message the agent handles on this pooled state, then kept. */
     GcmStream stream;
 
@@ -101,6 +106,7 @@ final class CtxState {
         ivLen = DEFAULT_IV_BYTES;
         Arrays.fill(iv, (byte) 0);
         state = IDLE;
+        coldTimed = false;
         startMessage(false);
         if (stream != null) stream.wipe();
     }

@@ -4,6 +4,7 @@ import dev.pipellm.agent.log.AgentLog;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 
@@ -17,17 +18,20 @@ import java.util.function.LongSupplier;
  * OpenSSL ({@code cold_start_messages}).
  *
  * <p>A background thread ({@code pipellm-warmup}) exercises the agent's exact per-update path
- * ({@link EvpMessages#transform}) on 64 KiB messages under a random throw-away key, then times the
- * agent and the real OpenSSL on the same messages (best of {@link #SAMPLES}); the agent becomes warm
- * once it is faster. The warm-up must not take CPU from the copies it is meant to speed up (measured
+ * ({@link EvpMessages#transform}) on 64 KiB messages under a random throw-away key, then times it
+ * (best of {@link #SAMPLES}) against the real OpenSSL's speed on the driver's own cold messages,
+ * which {@link EvpMessages} measures as OpenSSL does them ({@link #observeOpenSsl}); the agent
+ * becomes warm once it is faster. The warm-up never calls OpenSSL itself: its own calls would race
+ * OpenSSL's exit-time cleanup, which the driver's calls are protected from. The warm-up must not take CPU from the copies it is meant to speed up (measured
  * on the 2-vCPU development VM: a warm-up at normal priority made the first seconds of copies 20-30%
  * slower than without PipeLLM, even in SCHED_IDLE, since hyperthreads share the AES units). So it
  * works only while the driver is quiet: in slices of {@link #SLICE_NANOS}, each one only if no driver
  * message started since the last one ({@link #quiet}), {@link #DUTY_PERCENT}% of the wall time at
  * most, in Linux's SCHED_IDLE class ({@link IdleScheduling}). A process that copies without pause
  * therefore stays on OpenSSL, which is what "never slower" asks. After {@link #BUDGET_NANOS} of
- * exercise without the agent winning, OpenSSL keeps the messages for the life of the process (an info
- * line says which). Nothing produced here leaves the thread.
+ * exercise compared without the agent winning (or three times that without any driver message to
+ * compare with), OpenSSL keeps the messages for the life of the process (an info line says which).
+ * Nothing produced here leaves the thread.
  *
  * <p>Thread-safety: {@link #warm} is written by the warm-up thread, read by any thread (volatile:
  * a message sees either state; both are correct).
@@ -43,42 +47,40 @@ public final class EngineWarmUp {
     static final int DUTY_PERCENT = 25;
     static final int MESSAGES_PER_SAMPLE = 16;
 
-    /** What the warm-up times; the real one below, a fake in tests. */
+    /** What the warm-up runs and times; the real one below, a fake in tests. */
     interface Bench extends AutoCloseable {
         /** Runs the agent's path for about {@code nanos} (one slice). */
         void exercise(long nanos) throws Exception;
         /** Nanoseconds for {@link #MESSAGES_PER_SAMPLE} messages through the agent's path. */
         long agentNanos() throws Exception;
-        /** The same through the real OpenSSL, or -1 when it cannot be reached. */
-        long opensslNanos() throws Throwable;
         @Override
         void close();
     }
 
     private volatile boolean warm;
-    private final RealEvp real;
+    /** The real OpenSSL on the driver's cold messages: bytes, and the nanoseconds they took. */
+    private final LongAdder opensslBytes = new LongAdder(), opensslNanos = new LongAdder();
     /** True when no driver message started since the previous call (the warm-up may run). */
     private final BooleanSupplier quiet;
 
-    private EngineWarmUp(boolean warm, RealEvp real, BooleanSupplier quiet) {
+    private EngineWarmUp(boolean warm, BooleanSupplier quiet) {
         this.warm = warm;
-        this.real = real;
         this.quiet = quiet;
     }
 
     /** Warm from the start: nothing to wait for (cold_start=agent, or a mode without agent crypto). */
     public static EngineWarmUp alreadyWarm() {
-        return new EngineWarmUp(true, null, () -> true);
+        return new EngineWarmUp(true, () -> true);
     }
 
     /**
-     * Cold until {@link #startInBackground()} has shown the agent faster than the real OpenSSL behind
-     * {@code real}; the warm-up only runs while {@code messagesStarted} (the driver's messages so far)
-     * stands still.
+     * Cold until {@link #startInBackground()} has shown the agent faster than the real OpenSSL on the
+     * driver's messages; the warm-up only runs while {@code messagesStarted} (the driver's messages so
+     * far) stands still.
      */
-    public static EngineWarmUp comparingWith(RealEvp real, LongSupplier messagesStarted) {
+    public static EngineWarmUp comparingWithOpenSsl(LongSupplier messagesStarted) {
         long[] last = {-1};
-        return new EngineWarmUp(false, real, () -> {
+        return new EngineWarmUp(false, () -> {
             long now = messagesStarted.getAsLong();
             boolean still = now == last[0];
             last[0] = now;
@@ -90,6 +92,17 @@ public final class EngineWarmUp {
         return warm;
     }
 
+    /** Bytes of the driver's messages timed through the real OpenSSL so far. */
+    public long openSslBytesObserved() {
+        return opensslBytes.sum();
+    }
+
+    /** The real OpenSSL did {@code bytes} of a driver message in {@code nanos} (any thread). */
+    void observeOpenSsl(long bytes, long nanos) {
+        opensslBytes.add(bytes);
+        opensslNanos.add(nanos);
+    }
+
     /** Starts the warm-up thread and returns at once. */
     public Thread startInBackground() {
         Thread t = new Thread(this::runAndLog, "pipellm-warmup");
@@ -99,16 +112,16 @@ public final class EngineWarmUp {
         return t;
     }
 
-    /** The agent's real path and the real OpenSSL behind {@code real} (null: no OpenSSL to compare). */
-    static Bench realBench(RealEvp real) throws Exception {
-        return new RealBench(real);
+    /** The agent's real path, on native buffers like the driver's. */
+    static Bench realBench() throws Exception {
+        return new RealBench();
     }
 
     private void runAndLog() {
         if (!IdleScheduling.enterIdleClass()) {
             AgentLog.logger().debug("pipellm: the warm-up thread could not enter SCHED_IDLE: it runs at normal priority");
         }
-        try (Bench bench = realBench(real)) {
+        try (Bench bench = realBench()) {
             long start = System.nanoTime();
             boolean faster = run(bench, BUDGET_NANOS, ROUND_NANOS);
             long ms = (System.nanoTime() - start) / 1_000_000;
@@ -126,25 +139,26 @@ public final class EngineWarmUp {
 
     /**
      * Warms up and compares, round after round ({@code roundNanos} of exercise each), until the agent
-     * is faster (then {@link #isWarm()} turns true and this returns true) or {@code budgetNanos} of
-     * exercise were spent (false). Without a reachable OpenSSL to compare with, one round is enough.
+     * is faster than the OpenSSL observed so far (then {@link #isWarm()} turns true and this returns
+     * true), or {@code budgetNanos} of exercise were spent on rounds that could compare (or three
+     * times that in all) (false).
      */
     boolean run(Bench bench, long budgetNanos, long roundNanos) throws Throwable {
         long sleepMillis = SLICE_NANOS * (100 - DUTY_PERCENT) / DUTY_PERCENT / 1_000_000;
-        for (long spent = 0; spent < budgetNanos; ) {
+        for (long compared = 0, spent = 0; compared < budgetNanos && spent < 3 * budgetNanos; spent += roundNanos) {
             for (long round = 0; round < roundNanos; ) {
                 Thread.sleep(sleepMillis);
                 if (!quiet.getAsBoolean()) continue;   // the driver is busy: leave it the CPU
                 bench.exercise(SLICE_NANOS);
                 round += SLICE_NANOS;
             }
-            spent += roundNanos;
-            long agent = Long.MAX_VALUE, openssl = Long.MAX_VALUE;
-            for (int i = 0; i < SAMPLES; i++) {
-                agent = Math.min(agent, bench.agentNanos());
-                openssl = Math.min(openssl, bench.opensslNanos());
-            }
-            if (openssl < 0 || agent < openssl) {
+            long agent = Long.MAX_VALUE;
+            for (int i = 0; i < SAMPLES; i++) agent = Math.min(agent, bench.agentNanos());
+            long bytes = opensslBytes.sum(), nanos = opensslNanos.sum();
+            if (bytes == 0 || nanos == 0) continue;   // nothing to compare with yet
+            compared += roundNanos;
+            // agent bytes per ns > OpenSSL bytes per ns, without floating point
+            if ((double) MESSAGES_PER_SAMPLE * MESSAGE_BYTES * nanos > (double) bytes * agent) {
                 warm = true;
                 return true;
             }
@@ -152,36 +166,26 @@ public final class EngineWarmUp {
         return false;
     }
 
-    /** The agent's real path and the real OpenSSL, on native buffers like the driver's. */
+    /** The agent's real path, on native buffers like the driver's. */
     private static final class RealBench implements Bench {
         private final Arena arena = Arena.ofConfined();
-        private final RealEvp real;
         private final GcmStream stream = new GcmStream();
         private final byte[] key = new byte[CtxState.KEY_BYTES], iv = new byte[GcmStream.IV_BYTES];
         private final byte[] tag = new byte[GcmStream.TAG_BYTES];
         private final byte[] scratch = new byte[64];
         private final MemorySegment in = arena.allocate(MESSAGE_BYTES, 64), out = arena.allocate(MESSAGE_BYTES, 64);
-        /** key | iv | outl | tag, for OpenSSL. */
-        private final MemorySegment params = arena.allocate(128, 16);
-        private long ctx;
         private int messages;
 
-        RealBench(RealEvp real) throws Exception {
-            this.real = real;
+        RealBench() throws Exception {
             ThreadLocalRandom.current().nextBytes(key);
-            MemorySegment.copy(key, 0, params, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, key.length);
         }
 
         private void agentMessage(boolean encrypt) throws Exception {
-            nextIv();
+            messages++;
+            for (int i = 0; i < 4; i++) iv[i] = (byte) (messages >>> (8 * i));
             stream.begin(key, messages == 1, iv);
             EvpMessages.transform(stream, encrypt, in.address(), out.address(), MESSAGE_BYTES);
             stream.finish(scratch, tag);
-        }
-
-        private void nextIv() {
-            messages++;
-            for (int i = 0; i < 4; i++) iv[i] = (byte) (messages >>> (8 * i));
         }
 
         @Override
@@ -198,33 +202,7 @@ public final class EngineWarmUp {
         }
 
         @Override
-        public long opensslNanos() throws Throwable {
-            if (real == null) return -1;
-            if (ctx == 0) ctx = real.newContext();
-            if (ctx == 0) return -1;
-            long base = params.address();
-            long t0 = System.nanoTime();
-            for (int i = 0; i < MESSAGES_PER_SAMPLE; i++) {
-                nextIv();
-                MemorySegment.copy(iv, 0, params, java.lang.foreign.ValueLayout.JAVA_BYTE, 32, iv.length);
-                if (real.initAes256Gcm(true, ctx, base, base + 32) != 1
-                        || real.update(true, ctx, out.address(), base + 48, in.address(), MESSAGE_BYTES) != 1
-                        || real.finish(true, ctx, base + 64, base + 48) != 1
-                        || real.ctrl(ctx, EvpMessages.CTRL_GCM_GET_TAG, GcmStream.TAG_BYTES, base + 80) != 1) {
-                    return -1;
-                }
-            }
-            return System.nanoTime() - t0;
-        }
-
-        @Override
         public void close() {
-            try {
-                if (ctx != 0) real.freeContext(ctx);
-            } catch (Throwable ignored) {
-                // the process keeps a small context: harmless
-            }
-            params.fill((byte) 0);
             java.util.Arrays.fill(key, (byte) 0);
             stream.wipe();
             arena.close();

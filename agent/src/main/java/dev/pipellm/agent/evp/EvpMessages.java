@@ -21,8 +21,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@link #PASS} for everything.
  *
  * <h2>sync</h2>
- * For an AES-256-GCM context whose init gives a 12-byte IV (key given now or earlier), the agent owns
- * the message ({@link CtxState} AGENT) and writes exactly what OpenSSL 3 writes, call by call:
+ * Only the CUDA driver's calls get here (the shim classifies callers). For an AES-256-GCM context
+ * whose init gives a 12-byte IV (key given now or earlier), once the agent's engine is warm
+ * ({@link EngineWarmUp}; until then the message goes to OpenSSL, {@code cold_start_messages}), the
+ * agent owns the message ({@link CtxState} AGENT, init answers {@link #OWNED}) and writes exactly
+ * what OpenSSL 3 writes, call by call:
  * <ul>
  *   <li>Update: {@code inl} bytes at {@code out}, {@code *outl = inl}, returns 1 ({@code inl == 0}:
  *       {@code *outl = 0}, returns 1).</li>
@@ -41,6 +44,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * buffers, a decrypt final without a tag) <b>hands the message over</b>: the message so far is
  * replayed into the real context and this and every later call of the message return PL_PASS.
  * Calls after the agent's final that OpenSSL would refuse (update, final) return 0.
+ *
+ * <h2>calls the agent does not emulate</h2>
+ * Before the driver's other OpenSSL 3 entry points on a context (other init functions, copy,
+ * get/set_params, reset, free) the shim calls {@link #drop}: the agent replays the message it owns
+ * into the real context (hand-over) and/or forgets the context.
  *
  * <h2>failure</h2>
  * If the agent's own path throws (or {@code inject_fault} fires), the message <b>falls back</b>: the
@@ -133,6 +141,7 @@ public final class EvpMessages {
         }
         boolean encrypt = enc != 0;
         st.state = CtxState.REAL;
+        st.coldTimed = false;
         if (iv != 0) counters.increment(encrypt ? StatCounter.H2D_MESSAGES : StatCounter.D2H_MESSAGES);
         if (!sync) return PASS;
 
@@ -154,6 +163,8 @@ public final class EvpMessages {
             // never slower than OpenSSL: until the agent's engine has proved faster, OpenSSL does it
             counters.increment(StatCounter.COLD_START_MESSAGES);
             st.ivPending = false;
+            st.coldTimed = true;   // what OpenSSL takes for it is the warm-up's yardstick
+            st.coldBytes = 0;
             return PASS;
         }
 
@@ -200,6 +211,13 @@ public final class EvpMessages {
     public int update(long ctx, int enc, long out, long outl, long in, int inl) {
         if (!sync) return PASS;
         CtxState st = table.get(ctx);
+        if (st != null && st.coldTimed && st.state == CtxState.REAL) {
+            if (out != 0 && inl > 0) {   // the real update runs right after this returns
+                if (st.coldBytes == 0) st.coldStartNanos = System.nanoTime();
+                st.coldBytes += inl;
+            }
+            return PASS;
+        }
         int notOwned = answerUnlessOwned(st, outl);
         if (notOwned != AGENT_OWNS) return notOwned;
         boolean encrypt = enc == ENC_CONTEXT ? st.enc : enc != 0;
@@ -242,6 +260,11 @@ public final class EvpMessages {
     public int finish(long ctx, int enc, long out, long outl) {
         if (!sync) return PASS;
         CtxState st = table.get(ctx);
+        if (st != null && st.coldTimed && st.state == CtxState.REAL) {
+            st.coldTimed = false;
+            if (st.coldBytes > 0) warmUp.observeOpenSsl(st.coldBytes, System.nanoTime() - st.coldStartNanos);
+            return PASS;
+        }
         int notOwned = answerUnlessOwned(st, outl);
         if (notOwned != AGENT_OWNS) return notOwned;
         boolean encrypt = enc == ENC_CONTEXT ? st.enc : enc != 0;

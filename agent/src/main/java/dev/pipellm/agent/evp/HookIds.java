@@ -16,8 +16,6 @@ public final class HookIds {
     public final int decryptFinal;
     public final int ctrl;
     public final int aes256Gcm;
-    public final int ctxNew;
-    public final int ctxFree;
     public final int count;
 
     private HookIds(String[] names, int count) {
@@ -29,8 +27,6 @@ public final class HookIds {
         this.decryptFinal = find(names, "EVP_DecryptFinal_ex");
         this.ctrl = find(names, "EVP_CIPHER_CTX_ctrl");
         this.aes256Gcm = find(names, "EVP_aes_256_gcm");
-        this.ctxNew = find(names, "EVP_CIPHER_CTX_new");
-        this.ctxFree = find(names, "EVP_CIPHER_CTX_free");
         this.count = count;
     }
 

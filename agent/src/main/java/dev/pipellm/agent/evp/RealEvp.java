@@ -8,10 +8,10 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
 /**
- * The real OpenSSL functions, called through the shim's real-function table. Used to replay a message
- * the agent could not finish (error path: allocation is fine here, speed does not matter) and by the
- * warm-up, to time OpenSSL on its own context. These calls go straight to libcrypto, never through
- * the shim's hooks.
+ * The real OpenSSL functions, called through the shim's real-function table. Used only to replay a
+ * message the agent could not finish (error path: allocation is fine here, speed does not matter),
+ * inside the driver's own EVP call. These calls go straight to libcrypto, never through the shim's
+ * hooks.
  *
  * <p>Each table entry is read every time it is needed: the shim may fill an entry after bootstrap
  * (libcrypto loaded late). Downcall handles are address-less (the function address is the first
@@ -38,8 +38,6 @@ public final class RealEvp {
         static final MethodHandle UPDATE = LINKER.downcallHandle(FunctionDescriptor.of(I, P, P, P, P, I));
         static final MethodHandle FINAL = LINKER.downcallHandle(FunctionDescriptor.of(I, P, P, P));
         static final MethodHandle CTRL = LINKER.downcallHandle(FunctionDescriptor.of(I, P, I, I, P));
-        static final MethodHandle CTX_NEW = LINKER.downcallHandle(FunctionDescriptor.of(P));
-        static final MethodHandle CTX_FREE = LINKER.downcallHandle(FunctionDescriptor.ofVoid(P));
     }
 
     /** Address of real function {@code id}, or 0. */
@@ -82,18 +80,6 @@ public final class RealEvp {
         long f = function(ids.ctrl);
         if (f == 0) return NO_REAL;
         return (int) Handles.CTRL.invokeExact(p(f), p(ctx), type, arg, p(ptr));
-    }
-
-    /** A new EVP_CIPHER_CTX of the real OpenSSL (the warm-up's own), or 0. */
-    public long newContext() throws Throwable {
-        long f = function(ids.ctxNew);
-        if (f == 0) return 0;
-        return ((MemorySegment) Handles.CTX_NEW.invokeExact(p(f))).address();
-    }
-
-    public void freeContext(long ctx) throws Throwable {
-        long f = function(ids.ctxFree);
-        if (f != 0) Handles.CTX_FREE.invokeExact(p(f), p(ctx));
     }
 
     /** Native scratch for a replay: key, IV, tag, an int for outl and a 16-byte final output. */

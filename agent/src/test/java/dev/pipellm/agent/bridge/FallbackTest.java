@@ -83,4 +83,20 @@ class FallbackTest {
             assertEquals(1, shim.count(StatCounter.REFUSED_MESSAGES));
         }
     }
+
+    @Test
+    void shouldLeaveColdMessagesToOpenSslAndTimeThemForTheWarmUp() throws Throwable {
+        Random rnd = new Random(7);
+        try (ShimSim shim = new ShimSim("mode=sync,cold_start=openssl")) {
+            byte[] key = bytes(rnd, 32), iv = bytes(rnd, 12), pt = bytes(rnd, SIZE);
+            byte[] ref = OpenSsl.encrypt(key, iv, pt);
+            ShimSim.Message m = shim.run(true, key, iv, pt, FIVE_UPDATES, null);
+            assertArrayEquals(Arrays.copyOf(ref, SIZE), m.out());
+            assertArrayEquals(Arrays.copyOfRange(ref, SIZE, SIZE + 16), m.tag());
+            assertEquals(1, shim.count(StatCounter.COLD_START_MESSAGES));
+            assertEquals(0, shim.count(StatCounter.AGENT_ENCRYPTED_MESSAGES));
+            assertEquals(7, shim.passedCalls, "five updates, the final and GET_TAG all went to OpenSSL");
+            assertEquals(SIZE, shim.runtime.warmUp.openSslBytesObserved(), "the warm-up's yardstick");
+        }
+    }
 }
