@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 
+from e2e_support import clean_env, java_home
+
 BUILD = os.path.abspath(sys.argv[1])
 PROG = os.path.join(BUILD, "bin", "prog_exit_in_flight")
 SHIM = os.path.join(BUILD, "lib", "libpipellm.so")
@@ -25,30 +27,8 @@ TIMEOUT_S = 120       # a run that hangs at exit fails instead of blocking the s
 EXIT_CODES = (7, 0, 42, 125, 1)   # 0 included: a clean exit must stay clean
 
 
-def jdk_version(home):
-    """The feature version in HOME/release (JAVA_VERSION="25.0.1" gives 25), or 0."""
-    try:
-        with open(os.path.join(home, "release")) as f:
-            for line in f:
-                if line.startswith("JAVA_VERSION="):
-                    return int(line.split("=", 1)[1].strip().strip('"').split(".")[0])
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
-def java_home():
-    """A JDK >= 25, as the shim needs: JAVA_HOME first, then /usr/lib/jvm/*."""
-    for home in [os.environ.get("JAVA_HOME", "")] + sorted(glob.glob("/usr/lib/jvm/*")):
-        if home and jdk_version(home) >= 25:
-            return home
-    raise SystemExit("exit_in_flight_test: no JDK >= 25 found (JAVA_HOME, /usr/lib/jvm/*)")
-
-
 def base_env():
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELLM_", "SIMGPU_", "LD_PRELOAD"))}
-    env.update({"LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on"})
-    return env
+    return clean_env({"LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on"}, drop=("LD_PRELOAD",))
 
 
 def shim_env(mode, jdk):
@@ -142,7 +122,7 @@ def main():
     for path in (PROG, SHIM, SIMGPU):
         if not os.path.exists(path):
             raise SystemExit(f"exit_in_flight_test: {path} is missing (build first)")
-    jdk = java_home()
+    jdk = java_home("exit_in_flight_test")
     passed = failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         for name, runs, problems in pool.map(run_case, enumerate(cases(jdk))):

@@ -11,36 +11,21 @@ import sys
 import tempfile
 import time
 
-ROOT, BUILD = sys.argv[1], sys.argv[2]
+from e2e_support import Cases, clean_env, expect, java_home, old_jdk
+
+ROOT, BUILD = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 BIN, LIB = os.path.join(BUILD, "bin"), os.path.join(BUILD, "lib")
 SHIM = os.path.join(LIB, "libpipellm.so")
 SIMGPU = os.path.join(LIB, "simgpu")
 PIPELLM = os.path.join(ROOT, "pipellm")
 TESTS = os.path.join(ROOT, "native-shim", "test")
-results = {"passed": 0, "failed": 0}
 
 
-def java_home():
-    for home in [os.environ.get("JAVA_HOME", "")] + sorted(glob.glob("/usr/lib/jvm/*")):
-        try:
-            with open(os.path.join(home, "release")) as f:
-                for line in f:
-                    if line.startswith('JAVA_VERSION="') and int(line[14:].split(".")[0].rstrip('"')) >= 25:
-                        return home
-        except (OSError, ValueError):
-            pass
-    raise SystemExit("shim_e2e_test: no JDK >= 25 found (JAVA_HOME, /usr/lib/jvm/*)")
-
-
-JAVA_HOME = java_home()
+JAVA_HOME = java_home("shim_e2e_test")
 
 
 def run(cmd, env_extra=None, timeout=120):
-    env = dict(os.environ)
-    for k in [k for k in env if k.startswith("PIPELLM_") or k.startswith("SIMGPU_")]:
-        del env[k]
-    env.update(env_extra or {})
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(cmd, env=clean_env(env_extra), capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -55,27 +40,6 @@ def load(path):
             return json.load(f)
     except (OSError, ValueError):
         return None
-
-
-def case(name, fn):
-    try:
-        problems = fn()
-    except Exception as e:  # a crash of the harness is a failed case, with its reason
-        problems = [f"{type(e).__name__}: {e}"]
-    if problems:
-        results["failed"] += 1
-        print(f"FAIL {name}")
-        for p in problems:
-            print(f"  {p}")
-    else:
-        results["passed"] += 1
-        print(f"ok   {name}")
-    sys.stdout.flush()
-
-
-def expect(problems, cond, what):
-    if not cond:
-        problems.append(what)
 
 
 def prog_under(mode, cc="on", extra=None):
@@ -356,11 +320,7 @@ def unknown_variable_is_named_with_the_closest_key():
 
 
 def java(home, args, env_extra=None, cwd=None, timeout=180):
-    env = dict(os.environ)
-    for k in [k for k in env if k.startswith("PIPELLM_") or k.startswith("SIMGPU_")]:
-        del env[k]
-    env.update({"LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on"})
-    env.update(env_extra or {})
+    env = clean_env({"LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on", **(env_extra or {})})
     p = subprocess.run([os.path.join(home, "bin", "java")] + args, env=env, capture_output=True, text=True,
                        timeout=timeout, cwd=cwd)
     return p.returncode, p.stdout, p.stderr
@@ -375,18 +335,6 @@ def agentpath_validates_and_logs_at_jvm_start():
     rc, out, err = java(JAVA_HOME, [f"-agentpath:{SHIM}=mode=sync,log=info", "-version"])
     expect(p, rc == 0 and "agent loaded" in err, f"nothing logged before the first CUDA call: {err[-400:]}")
     return p
-
-
-def old_jdk():
-    for home in sorted(glob.glob("/usr/lib/jvm/*")):
-        try:
-            with open(os.path.join(home, "release")) as f:
-                for line in f:
-                    if line.startswith('JAVA_VERSION="') and int(line[14:].split(".")[0].rstrip('"')) < 25:
-                        return home, line[14:].split(".")[0].rstrip('"')
-        except (OSError, ValueError):
-            pass
-    return None, None
 
 
 def agentpath_on_an_old_jdk_names_the_version():
@@ -441,11 +389,8 @@ def short_lived_threads_leave_no_context_behind():
 def statistics_survive_sigterm():
     p = []
     pl, sg = stats_files()
-    env = dict(os.environ)
-    for k in [k for k in env if k.startswith("PIPELLM_") or k.startswith("SIMGPU_")]:
-        del env[k]
-    env.update({**SHIM_SYNC, "LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on", "PIPELLM_STATS": pl,
-                "PIPELLM_STATS_INTERVAL_MS": "100", "PROG_SHIM_SLEEP": "60"})
+    env = clean_env({**SHIM_SYNC, "LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on", "PIPELLM_STATS": pl,
+                     "PIPELLM_STATS_INTERVAL_MS": "100", "PROG_SHIM_SLEEP": "60"})
     proc = subprocess.Popen([os.path.join(BIN, "prog_shim")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
@@ -480,11 +425,9 @@ def one_summary_line_at_exit():
     return p
 
 
+cases = Cases()
 for name, fn in list(globals().items()):
-    if callable(fn) and fn.__module__ == "__main__" and name not in (
-            "java_home", "run", "stats_files", "load", "case", "expect", "prog_under", "copies_made", "scenarios",
-            "java", "old_jdk"):
-        case(name, fn)
-
-print(f"{results['passed']} passed, {results['failed']} failed")
-sys.exit(1 if results["failed"] else 0)
+    if callable(fn) and getattr(fn, "__module__", None) == "__main__" and name not in (
+            "run", "stats_files", "load", "prog_under", "copies_made", "scenarios", "java"):
+        cases.case(name, fn)
+cases.finish()

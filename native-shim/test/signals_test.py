@@ -3,36 +3,24 @@
 LD_PRELOAD=libpipellm.so, and under LD_PRELOAD=libjsig.so:libpipellm.so (the launcher's way), on
 simgpu in sync mode. Under the shim every case also checks that the agent really started.
 Usage: signals_test.py REPO_ROOT BUILD_DIR. Ends with "N passed, N failed"."""
-import glob
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 
-ROOT, BUILD = sys.argv[1], sys.argv[2]
+from e2e_support import Cases, clean_env, expect, java_home
+
+ROOT, BUILD = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 BIN, LIB = os.path.join(BUILD, "bin"), os.path.join(BUILD, "lib")
 SHIM = os.path.join(LIB, "libpipellm.so")
 SIMGPU = os.path.join(LIB, "simgpu")
 TESTS = os.path.join(ROOT, "native-shim", "test")
 PROG = os.path.join(BIN, "prog_signals")
 PY_HOST = [sys.executable, os.path.join(TESTS, "py_signals.py"), os.path.join(BIN, "libuser_copy.so")]
-results = {"passed": 0, "failed": 0}
 
 
-def java_home():
-    for home in [os.environ.get("JAVA_HOME", "")] + sorted(glob.glob("/usr/lib/jvm/*")):
-        try:
-            with open(os.path.join(home, "release")) as f:
-                for line in f:
-                    if line.startswith('JAVA_VERSION="') and int(line[14:].split(".")[0].rstrip('"')) >= 25:
-                        return home
-        except (OSError, ValueError):
-            pass
-    raise SystemExit("signals_test: no JDK >= 25 found (JAVA_HOME, /usr/lib/jvm/*)")
-
-
-JAVA_HOME = java_home()
+JAVA_HOME = java_home("signals_test")
 JSIG = os.path.join(JAVA_HOME, "lib", "libjsig.so")
 # shim_signals.c's lines for a restore that went wrong.
 UNEXPECTED_WARNINGS = ("libjsig did not take back", "could not restore", "cannot find the C library's sigaction")
@@ -45,9 +33,7 @@ WAYS = {
 
 
 def host_env(preload, env_extra=None):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PIPELLM_", "SIMGPU_")) and k not in ("LD_PRELOAD", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS")}
-    env.update({"LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on"})
+    env = clean_env({"LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on"}, drop=("LD_PRELOAD", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS"))
     if preload:
         env.update({"LD_PRELOAD": preload, "PIPELLM_MODE": "sync", "PIPELLM_JAVA_HOME": JAVA_HOME,
                     "PIPELLM_LOG": "info", "EXPECT_JVM_THREADS": "1"})
@@ -58,27 +44,6 @@ def host_env(preload, env_extra=None):
 def run(cmd, preload, env_extra=None, timeout=120):
     p = subprocess.run(cmd, env=host_env(preload, env_extra), capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
-
-
-def case(name, fn):
-    try:
-        problems = fn()
-    except Exception as e:  # a crash of the harness is a failed case, with its reason
-        problems = [f"{type(e).__name__}: {e}"]
-    if problems:
-        results["failed"] += 1
-        print(f"FAIL {name}")
-        for p in problems:
-            print(f"  {p}")
-    else:
-        results["passed"] += 1
-        print(f"ok   {name}")
-    sys.stdout.flush()
-
-
-def expect(problems, cond, what):
-    if not cond:
-        problems.append(what)
 
 
 def checked(cmd, way, want_rc, want_out, env_extra=None, want_err=""):
@@ -150,6 +115,8 @@ def jcmd_cannot_start_jfr_in_the_embedded_jvm():
     return p
 
 
+cases = Cases()
+case = cases.case
 for way in WAYS:
     case(f"c_host_dispositions_are_kept_and_later_handlers_run_{way}", c_dispositions(way))
     case(f"c_host_dies_by_sigpipe_on_a_closed_pipe_{way}", c_sigpipe_kills(way))
@@ -163,5 +130,4 @@ for way in ("shim", "jsig_shim"):
 
 case("jcmd_cannot_start_jfr_in_the_embedded_jvm", jcmd_cannot_start_jfr_in_the_embedded_jvm)
 
-print(f"{results['passed']} passed, {results['failed']} failed")
-sys.exit(1 if results["failed"] else 0)
+cases.finish()
