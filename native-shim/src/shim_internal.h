@@ -42,7 +42,7 @@ typedef enum pl_hook_id {
 extern void *_Atomic pl_real[PL_HOOK_COUNT];
 extern const char *const pl_hook_names[PL_HOOK_COUNT];
 void *pl_resolve(pl_hook_id id);
-/* Resolves every OpenSSL entry of the table (the agent may replay through any of them). */
+/* Resolves the OpenSSL entries a replay needs (the agent reads them from the table). */
 void pl_resolve_crypto(void);
 #define PL_REAL(name) ((name##_fn)(atomic_load_explicit(&pl_real[PL_ID_##name], memory_order_acquire) \
                                    ?: pl_resolve(PL_ID_##name)))

@@ -52,20 +52,24 @@ void *pl_resolve(pl_hook_id id) {
         dl_iterate_phdr(scan_object, &s);
         p = s.found;
     }
+    static _Atomic char warned[PL_HOOK_COUNT];
     if (p) atomic_store_explicit(&pl_real[id], p, memory_order_release);
-    else pl_log(PL_LOG_WARN, "cannot find the real %s yet", name);
+    else if (!atomic_exchange(&warned[id], 1)) pl_log(PL_LOG_WARN, "cannot find the real %s (yet)", name);
     return p;
 }
 
-/* Every real OpenSSL function, once libcrypto is loaded: the agent replays a message through any
- * of them (even one the shim never called itself, such as the real EVP_DecryptUpdate when the agent
- * did every decryption), reading the table directly. Called before the agent's first message. */
+/* The real OpenSSL functions a replay needs, once libcrypto is loaded: the agent replays a message
+ * through them (even one the shim never called itself, such as the real EVP_DecryptUpdate when the
+ * agent did every decryption), reading the table directly. Called before the agent's messages. */
 void pl_resolve_crypto(void) {
+    /* What a replay calls (the agent's RealEvp); OpenSSL 1.1 lacks some of the other entries. */
+    static const pl_hook_id REPLAY[] = {PL_ID_EVP_EncryptInit_ex, PL_ID_EVP_EncryptUpdate, PL_ID_EVP_EncryptFinal_ex,
+                                        PL_ID_EVP_DecryptInit_ex, PL_ID_EVP_DecryptUpdate, PL_ID_EVP_DecryptFinal_ex,
+                                        PL_ID_EVP_CIPHER_CTX_ctrl, PL_ID_EVP_aes_256_gcm};
     static _Atomic int done;
     if (atomic_load_explicit(&done, memory_order_acquire)) return;
     int all = 1;
-    for (int i = 0; i < PL_HOOK_COUNT; i++)
-        if (hook_lib[i] == PL_LIB_CRYPTO && !atomic_load_explicit(&pl_real[i], memory_order_acquire))
-            all &= pl_resolve((pl_hook_id)i) != NULL;
+    for (size_t i = 0; i < sizeof REPLAY / sizeof REPLAY[0]; i++)
+        if (!atomic_load_explicit(&pl_real[REPLAY[i]], memory_order_acquire)) all &= pl_resolve(REPLAY[i]) != NULL;
     if (all) atomic_store_explicit(&done, 1, memory_order_release);
 }
