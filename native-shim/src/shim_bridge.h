@@ -25,10 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PL_BRIDGE_VERSION 2
+#define PL_BRIDGE_VERSION 3
 
 enum pl_role { PL_ROLE_PRELOAD = 0, PL_ROLE_AGENTPATH = 1, PL_ROLE_JOINED = 2 };
-enum pl_mode { PL_MODE_PASSTHROUGH = 1, PL_MODE_SYNC = 2 };
+enum pl_mode { PL_MODE_PASSTHROUGH = 1, PL_MODE_SYNC = 2, PL_MODE_PIPELLM = 3 };
 
 /* EVP upcall result: the agent did not handle this call; C calls the real function. Any other
  * value is the EVP result (1 success, 0 failure) of a call the agent handled completely. */
@@ -56,12 +56,20 @@ typedef struct pl_upcalls {
     int32_t version;     /* PL_BRIDGE_VERSION */
     int32_t mode;        /* pl_mode */
     int32_t fail_closed; /* 1: refuse copies (C returns cudaErrorNotPermitted) instead of passing through */
-    int32_t reserved;
+    int32_t size;        /* sizeof(pl_upcalls) as the agent laid it out: C refuses a table of another size */
 
-    /* Before the real copy (dst, src, width bytes per row, height rows; 1D copies: height 1).
-     * Returns 0 to let C call the real function, or a cudaError_t C returns without copying. */
-    int (*on_copy)(int api, void *dst, const void *src, size_t width, size_t height, int kind, void *stream);
-    /* After a real ordering call (stream/device/event synchronize, event record, stream wait). */
+    /* Before the real copy: dst (pitch dpitch), src (pitch spitch), width bytes per row, height rows
+     * (1D copies: height 1, pitches = width). Returns 0 to let C call the real function, or a
+     * cudaError_t C returns without copying (after_copy is then not called). The agent may issue
+     * its own copies (NOPs) from here, through the real functions. */
+    int (*on_copy)(int api, void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height,
+                   int kind, void *stream);
+    /* After the real copy on_copy let through, with its result (always called once per such copy). */
+    void (*after_copy)(int api, void *dst, const void *src, size_t width, size_t height, int kind, void *stream,
+                       int result);
+    /* Before a real ordering call (stream/device/event synchronize, event record, stream wait). */
+    void (*before_sync)(int api, void *a, void *b);
+    /* After a real ordering call, with its result. */
     void (*on_sync)(int api, void *a, void *b, int result);
     /* After a real allocation or free: the address allocated or freed, its size (0 for frees). */
     void (*on_alloc)(int api, void *ptr, size_t bytes, int result);

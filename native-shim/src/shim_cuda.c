@@ -11,67 +11,81 @@
     name##_fn real = PL_REAL(name);                                                         \
     if (!real) return cudaErrorInitializationError
 
-static cudaError_t before_copy(int api, void *dst, const void *src, size_t w, size_t h, enum cudaMemcpyKind k,
-                               cudaStream_t s) {
+static cudaError_t before_copy(int api, void *dst, size_t dp, const void *src, size_t sp, size_t w, size_t h,
+                               enum cudaMemcpyKind k, cudaStream_t s, const pl_upcalls **agent) {
     const pl_upcalls *up = pl_agent_start();
-    if (up) return (cudaError_t)up->on_copy(api, dst, src, w, h, (int)k, s);
-    return pl_refusing() ? cudaErrorNotPermitted : cudaSuccess;
+    *agent = NULL;
+    if (!up) return pl_refusing() ? cudaErrorNotPermitted : cudaSuccess;
+    cudaError_t e = (cudaError_t)up->on_copy(api, dst, dp, src, sp, w, h, (int)k, s);
+    if (!e) *agent = up;
+    return e;
 }
+
+/* The real copy between the agent's two upcalls (after_copy only when on_copy let it through). */
+#define COPY_THROUGH(api, dst, dp, src, sp, w, h, k, s, real_call)                          \
+    do {                                                                                    \
+        const pl_upcalls *up_;                                                              \
+        cudaError_t e_ = before_copy(api, dst, dp, src, sp, w, h, k, s, &up_);             \
+        if (e_) return e_;                                                                  \
+        cudaError_t r_ = real_call;                                                         \
+        if (up_) up_->after_copy(api, dst, src, w, h, (int)(k), s, (int)r_);               \
+        return r_;                                                                          \
+    } while (0)
 
 PL_API cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, enum cudaMemcpyKind k) {
     REAL_OR_FAIL(cudaMemcpy);
-    cudaError_t e = before_copy(PL_API_MEMCPY, dst, src, n, 1, k, NULL);
-    return e ? e : real(dst, src, n, k);
+    COPY_THROUGH(PL_API_MEMCPY, dst, n, src, n, n, 1, k, NULL, real(dst, src, n, k));
 }
 
 PL_API cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, enum cudaMemcpyKind k, cudaStream_t s) {
     REAL_OR_FAIL(cudaMemcpyAsync);
-    cudaError_t e = before_copy(PL_API_MEMCPY_ASYNC, dst, src, n, 1, k, s);
-    return e ? e : real(dst, src, n, k, s);
+    COPY_THROUGH(PL_API_MEMCPY_ASYNC, dst, n, src, n, n, 1, k, s, real(dst, src, n, k, s));
 }
 
 PL_API cudaError_t cudaMemcpy2D(void *dst, size_t dp, const void *src, size_t sp, size_t w, size_t h, enum cudaMemcpyKind k) {
     REAL_OR_FAIL(cudaMemcpy2D);
-    cudaError_t e = before_copy(PL_API_MEMCPY_2D, dst, src, w, h, k, NULL);
-    return e ? e : real(dst, dp, src, sp, w, h, k);
+    COPY_THROUGH(PL_API_MEMCPY_2D, dst, dp, src, sp, w, h, k, NULL, real(dst, dp, src, sp, w, h, k));
 }
 
 PL_API cudaError_t cudaMemcpy2DAsync(void *dst, size_t dp, const void *src, size_t sp, size_t w, size_t h,
                                      enum cudaMemcpyKind k, cudaStream_t s) {
     REAL_OR_FAIL(cudaMemcpy2DAsync);
-    cudaError_t e = before_copy(PL_API_MEMCPY_2D_ASYNC, dst, src, w, h, k, s);
-    return e ? e : real(dst, dp, src, sp, w, h, k, s);
+    COPY_THROUGH(PL_API_MEMCPY_2D_ASYNC, dst, dp, src, sp, w, h, k, s, real(dst, dp, src, sp, w, h, k, s));
 }
 
-static cudaError_t after_sync(int api, void *a, void *b, cudaError_t result) {
-    const pl_upcalls *up = pl_agent_if_ready();
-    if (up) up->on_sync(api, a, b, (int)result);
-    return result;
-}
+/* Ordering calls: the agent hears of them before (it may finish work the call must order) and after. */
+#define SYNC_THROUGH(api, a, b, real_call)                                                  \
+    do {                                                                                    \
+        const pl_upcalls *up_ = pl_agent_if_ready();                                        \
+        if (up_) up_->before_sync(api, a, b);                                               \
+        cudaError_t r_ = real_call;                                                         \
+        if (up_) up_->on_sync(api, a, b, (int)r_);                                          \
+        return r_;                                                                          \
+    } while (0)
 
 PL_API cudaError_t cudaStreamSynchronize(cudaStream_t s) {
     REAL_OR_FAIL(cudaStreamSynchronize);
-    return after_sync(PL_SYNC_STREAM, s, NULL, real(s));
+    SYNC_THROUGH(PL_SYNC_STREAM, s, NULL, real(s));
 }
 
 PL_API cudaError_t cudaDeviceSynchronize(void) {
     REAL_OR_FAIL(cudaDeviceSynchronize);
-    return after_sync(PL_SYNC_DEVICE, NULL, NULL, real());
+    SYNC_THROUGH(PL_SYNC_DEVICE, NULL, NULL, real());
 }
 
 PL_API cudaError_t cudaEventSynchronize(cudaEvent_t e) {
     REAL_OR_FAIL(cudaEventSynchronize);
-    return after_sync(PL_SYNC_EVENT, e, NULL, real(e));
+    SYNC_THROUGH(PL_SYNC_EVENT, e, NULL, real(e));
 }
 
 PL_API cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
     REAL_OR_FAIL(cudaEventRecord);
-    return after_sync(PL_EVENT_RECORD, e, s, real(e, s));
+    SYNC_THROUGH(PL_EVENT_RECORD, e, s, real(e, s));
 }
 
 PL_API cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int f) {
     REAL_OR_FAIL(cudaStreamWaitEvent);
-    return after_sync(PL_STREAM_WAIT_EVENT, s, e, real(s, e, f));
+    SYNC_THROUGH(PL_STREAM_WAIT_EVENT, s, e, real(s, e, f));
 }
 
 /* Allocations start the agent: they come before the first copy, and starting the JVM there keeps

@@ -93,6 +93,11 @@ static const pl_upcalls *bootstrap(JNIEnv *env) {
         pl_fail_reason("agent bridge version %d, shim expects %d: mismatched builds", up->version, PL_BRIDGE_VERSION);
         return NULL;
     }
+    if (up && up->size != (int32_t)sizeof(pl_upcalls)) {
+        pl_fail_reason("agent's upcall table is %d bytes, shim expects %zu: mismatched builds", up->size,
+                       sizeof(pl_upcalls));
+        return NULL;
+    }
     return up;
 }
 

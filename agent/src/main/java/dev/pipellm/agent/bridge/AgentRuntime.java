@@ -7,6 +7,7 @@ import dev.pipellm.agent.evp.EngineWarmUp;
 import dev.pipellm.agent.evp.EvpMessages;
 import dev.pipellm.agent.evp.RealEvp;
 import dev.pipellm.agent.log.DistinctErrorLog;
+import dev.pipellm.agent.pipeline.CopyHooks;
 import dev.pipellm.agent.stats.Counters;
 import dev.pipellm.agent.stats.StatCounter;
 import dev.pipellm.agent.stats.StatsReporter;
@@ -18,6 +19,7 @@ public final class AgentRuntime {
     final DistinctErrorLog errors = new DistinctErrorLog();
     final EngineWarmUp warmUp;
     final EvpMessages evp;
+    final CopyHooks copies;
     final StatsReporter stats;
     final int role;
 
@@ -29,6 +31,7 @@ public final class AgentRuntime {
                         + counters.get(StatCounter.D2H_MESSAGES))
                 : EngineWarmUp.alreadyWarm();
         this.evp = new EvpMessages(config, counters, errors, real, warmUp);
+        this.copies = CopyHooks.NONE;
         this.stats = new StatsReporter(config, counters, errors);
     }
 

@@ -29,13 +29,33 @@ public final class Upcalls {
     }
 
     /** pl_upcalls.on_copy: returns 0 (C calls the real copy) or a cudaError_t. */
-    public static int onCopy(int api, long dst, long src, long width, long height, int kind, long stream) {
+    public static int onCopy(int api, long dst, long dpitch, long src, long spitch, long width, long height, int kind,
+                             long stream) {
         try {
             runtime.counters.increment(StatCounter.INTERCEPTED_COPIES);
-            return 0;
+            return runtime.copies.beforeCopy(api, dst, dpitch, src, spitch, width, height, kind, stream);
         } catch (Throwable t) {
             error("on_copy", t);
             return 0;
+        }
+    }
+
+    /** pl_upcalls.after_copy: once per copy on_copy let through. */
+    public static void afterCopy(int api, long dst, long src, long width, long height, int kind, long stream,
+                                 int result) {
+        try {
+            runtime.copies.afterCopy(api, dst, src, width, height, kind, stream, result);
+        } catch (Throwable t) {
+            error("after_copy", t);
+        }
+    }
+
+    /** pl_upcalls.before_sync. */
+    public static void beforeSync(int api, long a, long b) {
+        try {
+            runtime.copies.beforeSync(api, a, b);
+        } catch (Throwable t) {
+            error("before_sync", t);
         }
     }
 
@@ -43,6 +63,7 @@ public final class Upcalls {
     public static void onSync(int api, long a, long b, int result) {
         try {
             runtime.counters.increment(StatCounter.INTERCEPTED_SYNCS);
+            runtime.copies.afterSync(api, a, b, result);
         } catch (Throwable t) {
             error("on_sync", t);
         }
@@ -52,6 +73,7 @@ public final class Upcalls {
     public static void onAlloc(int api, long ptr, long bytes, int result) {
         try {
             runtime.counters.increment(StatCounter.INTERCEPTED_ALLOCS);
+            runtime.copies.afterAlloc(api, ptr, bytes, result);
         } catch (Throwable t) {
             error("on_alloc", t);
         }

@@ -35,11 +35,11 @@ class BridgeTest {
             assertEquals(addr, Bridge.bootstrap(real.address(), names.size(), hooks, "mode=passthrough", 0));
 
             MemorySegment t = MemorySegment.ofAddress(addr).reinterpret(UpcallsDescriptor.LAYOUT.byteSize());
-            assertEquals(88, UpcallsDescriptor.LAYOUT.byteSize());
-            assertEquals(2, t.get(ValueLayout.JAVA_INT, 0), "version");
+            assertEquals(104, UpcallsDescriptor.LAYOUT.byteSize());
+            assertEquals(3, t.get(ValueLayout.JAVA_INT, 0), "version");
             assertEquals(2, t.get(ValueLayout.JAVA_INT, 4), "mode sync");
             assertEquals(1, t.get(ValueLayout.JAVA_INT, 8), "fail_closed");
-            assertEquals(0, t.get(ValueLayout.JAVA_INT, 12), "reserved");
+            assertEquals(104, t.get(ValueLayout.JAVA_INT, 12), "size");
             for (int i = 0; i < UpcallsDescriptor.FUNCTIONS.length; i++) {
                 assertNotEquals(0L, t.get(ValueLayout.JAVA_LONG, 16 + 8L * i), UpcallsDescriptor.FUNCTIONS[i]);
                 assertEquals(16 + 8L * i, UpcallsDescriptor.offset(UpcallsDescriptor.FUNCTIONS[i]));
@@ -48,16 +48,16 @@ class BridgeTest {
             // call the stubs the way C does: through native function pointers
             Linker linker = Linker.nativeLinker();
             stubOnCopy = t.get(ValueLayout.JAVA_LONG, 16);
-            MethodHandle evpCtrl = linker.downcallHandle(MemorySegment.ofAddress(t.get(ValueLayout.JAVA_LONG, 64)),
+            MethodHandle evpCtrl = linker.downcallHandle(MemorySegment.ofAddress(t.get(ValueLayout.JAVA_LONG, UpcallsDescriptor.offset("evp_ctrl"))),
                     UpcallsDescriptor.EVP_CTRL);
-            MethodHandle onExit = linker.downcallHandle(MemorySegment.ofAddress(t.get(ValueLayout.JAVA_LONG, 80)),
+            MethodHandle onExit = linker.downcallHandle(MemorySegment.ofAddress(t.get(ValueLayout.JAVA_LONG, UpcallsDescriptor.offset("on_exit"))),
                     FunctionDescriptor.ofVoid());
             long copies0 = Upcalls.runtime.counters().get(StatCounter.INTERCEPTED_COPIES);
             int n = 200_000;
             for (int round = 0; round < 3; round++) {
                 long t0 = System.nanoTime();
                 for (int i = 0; i < n; i++) {
-                    int r = (int) Stub.ON_COPY.invokeExact(1, 0x10L, 0x20L, 64L, 1L, 1, 0L);
+                    int r = (int) Stub.ON_COPY.invokeExact(1, 0x10L, 64L, 0x20L, 64L, 64L, 1L, 1, 0L);
                     if (r != 0) throw new AssertionError(r);
                 }
                 long dt = System.nanoTime() - t0;

@@ -14,7 +14,7 @@ class PassthroughTest {
     void shouldPassEveryEvpCallAndCountWhenPassthrough() throws Exception {
         try (ShimSim shim = new ShimSim("mode=passthrough")) {
             long ctx = 0x1000, other = 0x2000;
-            assertEquals(0, Upcalls.onCopy(1, 0x10, 0x20, 64, 1, 1, 0));
+            assertEquals(0, Upcalls.onCopy(1, 0x10, 64, 0x20, 64, 64, 1, 1, 0));
             Upcalls.onSync(0, 0, 0, 0);
             Upcalls.onAlloc(0, 0x30, 4096, 0);
             assertEquals(PASS, Upcalls.evpInit(ctx, 1, EvpMessages.CIPHER_AES_256_GCM, 0x40, 0x50));
@@ -63,7 +63,7 @@ class PassthroughTest {
     private static int loop(int n, long ctx) {
         int sink = 0;
         for (int i = 0; i < n; i++) {
-            sink += Upcalls.onCopy(1, 0x10, 0x20, 64, 1, 1, 0);
+            sink += Upcalls.onCopy(1, 0x10, 64, 0x20, 64, 64, 1, 1, 0);
             sink += Upcalls.evpInit(ctx, 1, EvpMessages.CIPHER_AES_256_GCM, 0x40, 0x50);
             sink += Upcalls.evpUpdate(ctx, 1, 0x60, 0x70, 0x80, 16);
         }

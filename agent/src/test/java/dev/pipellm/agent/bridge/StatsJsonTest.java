@@ -24,8 +24,8 @@ class StatsJsonTest {
         Path file = dir.resolve("sub/stats.json");
         AgentRuntime rt = new AgentRuntime(Config.parse("mode=sync,stats=" + file), null, Bridge.ROLE_PRELOAD);
         Upcalls.install(rt);
-        Upcalls.onCopy(0, 1, 2, 3, 1, 1, 0);
-        Upcalls.onCopy(0, 1, 2, 3, 1, 1, 0);
+        Upcalls.onCopy(0, 1, 3, 2, 3, 3, 1, 1, 0);
+        Upcalls.onCopy(0, 1, 3, 2, 3, 3, 1, 1, 0);
         Upcalls.onSync(0, 0, 0, 0);
         Upcalls.onExit();
 
