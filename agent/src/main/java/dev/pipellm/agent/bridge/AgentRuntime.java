@@ -26,7 +26,7 @@ public final class AgentRuntime {
     public AgentRuntime(Config config, RealEvp real, int role) {
         this.config = config;
         this.role = role;
-        this.warmUp = config.mode() == Mode.SYNC && config.coldStart() == ColdStart.OPENSSL
+        this.warmUp = config.mode().agentCrypto() && config.coldStart() == ColdStart.OPENSSL
                 ? EngineWarmUp.comparingWithOpenSsl(() -> counters.get(StatCounter.H2D_MESSAGES)
                         + counters.get(StatCounter.D2H_MESSAGES))
                 : EngineWarmUp.alreadyWarm();

@@ -86,7 +86,7 @@ public final class Bridge {
             AgentLog.configure(config.log());
             HookIds ids = HookIds.parse(hookNames, realCount);
             String missing = ids.missingEvp();
-            if (config.mode() == Mode.SYNC && !missing.isEmpty()) {
+            if (config.mode().agentCrypto() && !missing.isEmpty()) {
                 AgentLog.logger().warn("pipellm: the shim's table lacks {}: a message the agent cannot finish"
                         + " will be refused instead of replayed through OpenSSL", missing);
             }

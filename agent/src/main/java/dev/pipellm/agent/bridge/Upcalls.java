@@ -150,7 +150,7 @@ public final class Upcalls {
 
     private static int safeEvpAnswer() {
         try {
-            return runtime.config.mode() == dev.pipellm.agent.config.Mode.SYNC ? 0 : PASS;
+            return runtime.config.mode().agentCrypto() ? 0 : PASS;
         } catch (Throwable t) {
             return 0;
         }

@@ -51,19 +51,24 @@ public final class Config {
     public static final String FAIL_CLOSED_ENV = "PIPELLM_FAIL_CLOSED";
     public static final boolean FAIL_CLOSED_DEFAULT = false;
 
-    /** Encrypt workers of the speculative pipeline (validated now, used by a later issue). */
+    /** Encrypt workers of the speculative pipeline (pipellm mode): default the cores minus one, at least one. */
     public static final String WORKERS_KEY = "workers";
     public static final String WORKERS_ENV = "PIPELLM_WORKERS";
-    public static final int WORKERS_DEFAULT = 1;
+    public static final int WORKERS_DEFAULT = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
     public static final int WORKERS_MIN = 1;
     public static final int WORKERS_MAX = 64;
 
-    /** Memory for pre-encrypted slots (validated now, used by a later issue). */
+    /** Private memory for pre-encrypted slots: each slot holds its ciphertext and a snapshot of its plaintext. */
     public static final String MEMORY_BUDGET_KEY = "memory_budget";
     public static final String MEMORY_BUDGET_ENV = "PIPELLM_MEMORY_BUDGET";
     public static final long MEMORY_BUDGET_DEFAULT_BYTES = 256L << 20;
     public static final long MEMORY_BUDGET_MIN_BYTES = 1L << 20;
     public static final long MEMORY_BUDGET_MAX_BYTES = 1L << 40;
+
+    /** JFR events for commit, relinquish and NOP (pipellm mode). */
+    public static final String JFR_KEY = "jfr";
+    public static final String JFR_ENV = "PIPELLM_JFR";
+    public static final boolean JFR_DEFAULT = false;
 
     /** TEST ONLY: {@code <point>:<n>}, see {@link FaultPoint}. */
     public static final String INJECT_FAULT_KEY = "inject_fault";
@@ -76,7 +81,7 @@ public final class Config {
 
     /** Every key, in the order of native-shim/src/shim_options.def (ConfigTest checks they agree). */
     public static final List<String> KEYS = List.of(MODE_KEY, LOG_KEY, STATS_KEY, STATS_INTERVAL_KEY, SUMMARY_KEY,
-            COLD_START_KEY, FAIL_CLOSED_KEY, WORKERS_KEY, MEMORY_BUDGET_KEY, INJECT_FAULT_KEY, HOME_KEY, JAVA_HOME_KEY);
+            COLD_START_KEY, FAIL_CLOSED_KEY, WORKERS_KEY, MEMORY_BUDGET_KEY, JFR_KEY, INJECT_FAULT_KEY, HOME_KEY, JAVA_HOME_KEY);
 
     static final String KNOWN_KEYS = String.join(", ", KEYS);
 
@@ -89,11 +94,12 @@ public final class Config {
     private final boolean failClosed;
     private final int workers;
     private final long memoryBudgetBytes;
+    private final boolean jfr;
     private final FaultPoint faultPoint;
     private final long faultNth;
 
     private Config(Mode mode, LogLevel log, String statsPath, long statsIntervalMs, boolean summary,
-                   ColdStart coldStart, boolean failClosed, int workers, long memoryBudgetBytes,
+                   ColdStart coldStart, boolean failClosed, int workers, long memoryBudgetBytes, boolean jfr,
                    FaultPoint faultPoint, long faultNth) {
         this.mode = mode;
         this.log = log;
@@ -104,6 +110,7 @@ public final class Config {
         this.failClosed = failClosed;
         this.workers = workers;
         this.memoryBudgetBytes = memoryBudgetBytes;
+        this.jfr = jfr;
         this.faultPoint = faultPoint;
         this.faultNth = faultNth;
     }
@@ -111,7 +118,7 @@ public final class Config {
     /** All defaults. */
     public static Config defaults() {
         return new Config(MODE_DEFAULT, LOG_DEFAULT, STATS_DEFAULT, STATS_INTERVAL_DEFAULT_MS, SUMMARY_DEFAULT,
-                COLD_START_DEFAULT, FAIL_CLOSED_DEFAULT, WORKERS_DEFAULT, MEMORY_BUDGET_DEFAULT_BYTES,
+                COLD_START_DEFAULT, FAIL_CLOSED_DEFAULT, WORKERS_DEFAULT, MEMORY_BUDGET_DEFAULT_BYTES, JFR_DEFAULT,
                 FaultPoint.NONE, 0);
     }
 
@@ -143,6 +150,7 @@ public final class Config {
         boolean failClosed = FAIL_CLOSED_DEFAULT;
         int workers = WORKERS_DEFAULT;
         long budget = MEMORY_BUDGET_DEFAULT_BYTES;
+        boolean jfr = JFR_DEFAULT;
         FaultPoint faultPoint = FaultPoint.NONE;
         long faultNth = 0;
         for (Map.Entry<String, String> e : kv.entrySet()) {
@@ -158,6 +166,7 @@ public final class Config {
                 case FAIL_CLOSED_KEY -> failClosed = parseBool(key, v);
                 case WORKERS_KEY -> workers = parseWorkers(v);
                 case MEMORY_BUDGET_KEY -> budget = parseBudget(v);
+                case JFR_KEY -> jfr = parseBool(key, v);
                 case INJECT_FAULT_KEY -> {
                     if (v.isEmpty() || v.equals(INJECT_FAULT_DEFAULT)) {
                         faultPoint = FaultPoint.NONE;
@@ -166,7 +175,7 @@ public final class Config {
                         faultPoint = colon < 0 ? null : faultPoint(v.substring(0, colon));
                         faultNth = colon < 0 ? -1 : parseLong(v.substring(colon + 1));
                         if (faultPoint == null || faultNth < 1) {
-                            throw bad(key, v, "none, evp_update:<n>, evp_final:<n> (n >= 1; test only)");
+                            throw bad(key, v, FaultPoint.ACCEPTED);
                         }
                     }
                 }
@@ -175,7 +184,7 @@ public final class Config {
                         + env(key) + ", or agent option " + key + "): known keys: " + KNOWN_KEYS);
             }
         }
-        return new Config(mode, log, stats, statsInterval, summary, coldStart, failClosed, workers, budget,
+        return new Config(mode, log, stats, statsInterval, summary, coldStart, failClosed, workers, budget, jfr,
                 faultPoint, faultNth);
     }
 
@@ -202,9 +211,9 @@ public final class Config {
         }
         if (v.equals("off")) {
             throw new ConfigException(MODE_KEY, "pipellm: mode='off' is handled by the shim and never starts the"
-                    + " agent (" + MODE_ENV + ", or agent option mode): accepted values here: passthrough, sync");
+                    + " agent (" + MODE_ENV + ", or agent option mode): accepted values here: " + Mode.ACCEPTED);
         }
-        throw bad(MODE_KEY, v, "passthrough, sync (off: the shim loads no agent)");
+        throw bad(MODE_KEY, v, Mode.ACCEPTED + " (off: the shim loads no agent)");
     }
 
     private static LogLevel parseLog(String v) throws ConfigException {
@@ -302,6 +311,7 @@ public final class Config {
     public boolean failClosed() { return failClosed; }
     public int workers() { return workers; }
     public long memoryBudgetBytes() { return memoryBudgetBytes; }
+    public boolean jfr() { return jfr; }
     /** TEST ONLY. */
     public FaultPoint faultPoint() { return faultPoint; }
     /** TEST ONLY: 1-based index of the agent-handled call that throws; 0 when no fault is set. */
@@ -312,7 +322,7 @@ public final class Config {
     public String toString() {
         return "mode=" + mode.key + ",log=" + log.key() + ",stats=" + statsPath + ",stats_interval_ms=" + statsIntervalMs
                 + ",summary=" + (summary ? 1 : 0) + ",cold_start=" + coldStart.key + ",fail_closed=" + (failClosed ? 1 : 0)
-                + ",workers=" + workers + ",memory_budget=" + memoryBudgetBytes
+                + ",workers=" + workers + ",memory_budget=" + memoryBudgetBytes + ",jfr=" + (jfr ? 1 : 0)
                 + (faultPoint == FaultPoint.NONE ? "" : ",inject_fault=" + faultPoint.key + ":" + faultNth);
     }
 }

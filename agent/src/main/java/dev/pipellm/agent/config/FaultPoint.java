@@ -10,7 +10,17 @@ public enum FaultPoint {
     /** The n-th agent-handled EVP_EncryptUpdate/EVP_DecryptUpdate throws inside the agent. */
     EVP_UPDATE("evp_update"),
     /** The n-th agent-handled EVP_EncryptFinal_ex/EVP_DecryptFinal_ex throws inside the agent. */
-    EVP_FINAL("evp_final");
+    EVP_FINAL("evp_final"),
+    /** pipellm mode: the encrypt worker taking its n-th slot dies (its thread ends with an error). */
+    WORKER_DEATH("worker_death"),
+    /** pipellm mode: every worker sleeps n milliseconds before each slot. */
+    WORKER_SLOW("worker_slow"),
+    /** The AES-GCM engine self-test at start reports a failure (n is ignored; use 1). */
+    SELF_TEST("self_test");
+
+    /** The accepted values, for the one-line error. */
+    public static final String ACCEPTED = "none, evp_update:<n>, evp_final:<n>, worker_death:<n>, worker_slow:<ms>,"
+            + " self_test:1 (n >= 1; test only)";
 
     public final String key;
 

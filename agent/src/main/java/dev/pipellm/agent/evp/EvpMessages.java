@@ -103,7 +103,7 @@ public final class EvpMessages {
 
     EvpMessages(Config config, Counters counters, DistinctErrorLog errors, RealEvp real, EngineWarmUp warmUp,
                 int contexts) {
-        this.sync = config.mode() == Mode.SYNC;
+        this.sync = config.mode().agentCrypto();
         this.failClosed = config.failClosed();
         this.counters = counters;
         this.errors = errors;

@@ -4,34 +4,40 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 /**
- * Preallocated single-producer ring of events laid out as a struct of arrays. The agent's copy hook records into
- * it ({@link #onEvent}: a handful of array stores and one release store, no allocation, no lock, never blocks);
- * the planner thread drains it into the {@code Speculator} ({@link #drainTo}).
+ * Preallocated many-producer, one-consumer ring of events laid out as a struct of arrays. Any application
+ * thread records into it from the agent's hooks ({@link #onEvent}: one atomic claim, a handful of array stores
+ * and one release store; no allocation, no lock, never blocks); the planner thread drains it into the
+ * {@code Speculator} ({@link #drainTo}).
  *
  * <p>Invariants and memory order:
  * <ul>
- *   <li>Exactly one thread records (the producer); exactly one thread drains (the consumer). Both may be the
- *       same thread.</li>
- *   <li>The producer fills slot {@code seq & mask} and then publishes {@code seq + 1} with a release store of
- *       {@code published}; the consumer reads {@code published} with an acquire load before reading slots.</li>
- *   <li>The producer never waits. If the consumer falls more than {@code capacity} events behind, the oldest
- *       events are overwritten: the consumer detects it (its sequence fell out of the window, re-checked after
- *       copying a slot, seqlock style), counts them in {@link #lostEvents()} and resumes at the oldest intact
- *       event. A lost event costs prediction accuracy, never correctness: the pipeline validates every commit.</li>
+ *   <li>Any number of threads record; exactly one thread drains (it may also record).</li>
+ *   <li>A producer claims sequence {@code seq} with an atomic add on {@code claimed}, fills slot
+ *       {@code seq & mask}, then publishes the slot by a release store of {@code seq + 1} into
+ *       {@code publishedSeq[slot]}; the consumer reads that with an acquire load before reading the slot, and
+ *       again after copying it (seqlock style), so a slot being overwritten is never delivered torn.</li>
+ *   <li>Producers never wait. A consumer that falls more than {@code capacity} events behind loses the oldest:
+ *       it counts them in {@link #lostEvents()} and resumes at the oldest event still in the ring. A producer
+ *       that has claimed a slot but not yet published it holds the consumer back until it does (a few stores);
+ *       a lost or reordered event costs prediction accuracy, never correctness: the pipeline validates every
+ *       commit.</li>
  * </ul>
  */
 public final class EventRing extends EventRingConsumerFields implements EventSink {
-    private static final VarHandle PUBLISHED;
+    private static final VarHandle CLAIMED;
+    private static final VarHandle SEQ = MethodHandles.arrayElementVarHandle(long[].class);
 
     static {
         try {
-            PUBLISHED = MethodHandles.lookup().findVarHandle(EventRingProducerFields.class, "published", long.class);
+            CLAIMED = MethodHandles.lookup().findVarHandle(EventRingProducerFields.class, "claimed", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
     }
 
     private final int mask;
+    /** publishedSeq[i] = seq + 1 of the event slot i holds (0: never written). */
+    private final long[] publishedSeq;
     private final int[] type;
     private final int[] direction;
     private final long[] hostAddress;
@@ -47,6 +53,7 @@ public final class EventRing extends EventRingConsumerFields implements EventSin
         }
         int size = Integer.highestOneBit(capacity - 1) << 1;
         this.mask = size - 1;
+        this.publishedSeq = new long[size];
         this.type = new int[size];
         this.direction = new int[size];
         this.hostAddress = new long[size];
@@ -60,12 +67,14 @@ public final class EventRing extends EventRingConsumerFields implements EventSin
         return mask + 1;
     }
 
-    /** Producer side: records one event. Allocation-free, wait-free. */
+    /** Producer side, any thread: records one event. Allocation-free, wait-free. */
     @Override
     public void onEvent(int type, int direction, long hostAddress, long deviceAddress, long bytes, int stream,
                         int thread) {
-        final long seq = producerSequence;
+        final long seq = (long) CLAIMED.getAndAdd(this, 1L);
         final int i = (int) seq & mask;
+        // Invalidate first: a consumer copying this slot for an older sequence must see the re-check fail.
+        SEQ.setRelease(publishedSeq, i, 0L);
         this.type[i] = type;
         this.direction[i] = direction;
         this.hostAddress[i] = hostAddress;
@@ -73,17 +82,16 @@ public final class EventRing extends EventRingConsumerFields implements EventSin
         this.bytes[i] = bytes;
         this.stream[i] = stream;
         this.thread[i] = thread;
-        producerSequence = seq + 1;
         // Pairs with the getAcquire in drainTo: the slot stores above happen-before the consumer's reads.
-        PUBLISHED.setRelease(this, seq + 1);
+        SEQ.setRelease(publishedSeq, i, seq + 1);
     }
 
-    /** Number of events ever recorded (acquire read; any thread). */
+    /** Number of events ever claimed by producers (acquire read; any thread). */
     public long publishedCount() {
-        return (long) PUBLISHED.getAcquire(this);
+        return (long) CLAIMED.getAcquire(this);
     }
 
-    /** Events the consumer lost because the producer lapped it. Consumer thread only. */
+    /** Events the consumer lost because producers lapped it. Consumer thread only. */
     public long lostEvents() {
         return lost;
     }
@@ -95,31 +103,38 @@ public final class EventRing extends EventRingConsumerFields implements EventSin
     public int drainTo(EventSink sink, int maxEvents) {
         long next = consumed;
         int delivered = 0;
+        final long size = capacity();
         while (delivered < maxEvents) {
-            // Pairs with the setRelease in onEvent.
-            final long available = (long) PUBLISHED.getAcquire(this);
-            if (next >= available) {
+            final long claimed = (long) CLAIMED.getAcquire(this);
+            if (next >= claimed) {
                 break;
             }
-            if (available - next > capacity()) {
-                final long oldest = available - capacity();
+            if (claimed - next > size) {
+                final long oldest = claimed - size;
                 lost += oldest - next;
                 next = oldest;
             }
             final int i = (int) next & mask;
+            final long s = (long) SEQ.getAcquire(publishedSeq, i);
+            if (s != next + 1) {
+                if (s > next + 1) {
+                    continue;   // lapped while we looked: the window check above moves us on
+                }
+                break;          // claimed, not yet published: come back on the next drain
+            }
             final int t = type[i];
             final int d = direction[i];
             final long h = hostAddress[i];
             final long dev = deviceAddress[i];
             final long b = bytes[i];
-            final int s = stream[i];
+            final int st = stream[i];
             final int th = thread[i];
-            // Seqlock re-check: if the producer lapped slot i while we copied it, the copy may be torn.
-            if ((long) PUBLISHED.getAcquire(this) - next > capacity()) {
+            // Seqlock re-check: if a producer reclaimed slot i while we copied it, the copy may be torn.
+            if ((long) SEQ.getAcquire(publishedSeq, i) != next + 1) {
                 continue;
             }
             next++;
-            sink.onEvent(t, d, h, dev, b, s, th);
+            sink.onEvent(t, d, h, dev, b, st, th);
             delivered++;
         }
         consumed = next;
@@ -127,17 +142,15 @@ public final class EventRing extends EventRingConsumerFields implements EventSin
     }
 }
 
-/** Left padding: keeps the producer's hot fields off the cache line of the object header and array refs. */
+/** Left padding: keeps the producers' hot field off the cache line of the object header and array refs. */
 abstract class EventRingLhsPadding {
     long p00, p01, p02, p03, p04, p05, p06, p07, p08, p09, p10, p11, p12, p13, p14, p15;
 }
 
-/** Written by the producer only. */
+/** Written by producers only. */
 abstract class EventRingProducerFields extends EventRingLhsPadding {
-    /** Producer-private copy of the next sequence (plain). */
-    long producerSequence;
-    /** Next sequence to be published; written with setRelease by the producer, read with getAcquire. */
-    volatile long published;
+    /** Next sequence to be claimed; atomically incremented by each producer. */
+    volatile long claimed;
 }
 
 /** Separates producer and consumer fields by 128 bytes (two cache lines, adjacent-line prefetch). */
