@@ -49,6 +49,8 @@ enum pl_drop {
 enum pl_copy_api { PL_API_MEMCPY = 0, PL_API_MEMCPY_ASYNC = 1, PL_API_MEMCPY_2D = 2, PL_API_MEMCPY_2D_ASYNC = 3 };
 enum pl_sync_api { PL_SYNC_STREAM = 0, PL_SYNC_DEVICE = 1, PL_SYNC_EVENT = 2, PL_EVENT_RECORD = 3, PL_STREAM_WAIT_EVENT = 4 };
 enum pl_alloc_api { PL_ALLOC_HOST = 0, PL_FREE_HOST = 1, PL_ALLOC_DEVICE = 2, PL_FREE_DEVICE = 3 };
+/* on_alloc result of the announcement before a real free */
+#define PL_ALLOC_BEFORE (-1)
 /* is_gcm256 argument of evp_init */
 enum pl_cipher_kind { PL_CIPHER_OTHER = 0, PL_CIPHER_AES_256_GCM = 1, PL_CIPHER_UNCHANGED = -1 };
 
@@ -71,7 +73,9 @@ typedef struct pl_upcalls {
     void (*before_sync)(int api, void *a, void *b);
     /* After a real ordering call, with its result. */
     void (*on_sync)(int api, void *a, void *b, int result);
-    /* After a real allocation or free: the address allocated or freed, its size (0 for frees). */
+    /* After a real allocation or free: the address allocated or freed, its size (0 for frees). A free
+     * is also announced before the real free, with result PL_ALLOC_BEFORE: the agent stops reading
+     * the memory (its workers copy plaintext from pinned host memory) before it goes away. */
     void (*on_alloc)(int api, void *ptr, size_t bytes, int result);
 
     /* EVP. enc: 1 encrypt, 0 decrypt. C calls the real EVP_{En,De}cryptInit_ex FIRST (so the real context

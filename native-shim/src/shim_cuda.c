@@ -108,9 +108,22 @@ PL_API cudaError_t cudaMallocHost(void **p, size_t n) {
     return after_alloc(PL_ALLOC_HOST, r == cudaSuccess && p ? *p : NULL, n, r);
 }
 
+/* A free is announced first: the agent's workers may be reading that memory. */
+static void before_free(int api, void *p) {
+    const pl_upcalls *up = pl_agent_if_ready();
+    if (up && p) up->on_alloc(api, p, 0, PL_ALLOC_BEFORE);
+}
+
 PL_API cudaError_t cudaFreeHost(void *p) {
     REAL_OR_FAIL(cudaFreeHost);
+    before_free(PL_FREE_HOST, p);
     return after_alloc(PL_FREE_HOST, p, 0, real(p));
+}
+
+/* Not watched: interposed so the agent finds the real function (its NOPs run on a stream of their own). */
+PL_API cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned int f) {
+    REAL_OR_FAIL(cudaStreamCreateWithFlags);
+    return real(s, f);
 }
 
 PL_API cudaError_t cudaMalloc(void **p, size_t n) {
@@ -121,5 +134,6 @@ PL_API cudaError_t cudaMalloc(void **p, size_t n) {
 
 PL_API cudaError_t cudaFree(void *p) {
     REAL_OR_FAIL(cudaFree);
+    before_free(PL_FREE_DEVICE, p);
     return after_alloc(PL_FREE_DEVICE, p, 0, real(p));
 }

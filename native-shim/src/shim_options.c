@@ -51,7 +51,7 @@ static int apply(const char *key, const char *val) {
     if (!strcmp(key, "mode")) {
         if (!strcmp(val, "off")) pl_opts.mode = PL_OPT_MODE_OFF;
         else if (!strcmp(val, "passthrough")) pl_opts.mode = PL_OPT_MODE_PASSTHROUGH;
-        else if (!strcmp(val, "sync")) pl_opts.mode = PL_OPT_MODE_SYNC;
+        else if (!strcmp(val, "sync") || !strcmp(val, "pipellm")) pl_opts.mode = PL_OPT_MODE_SYNC;
         else return bad(key, val, "off, passthrough, sync");
     } else if (!strcmp(key, "log")) {
         static const char *const levels[] = {"off", "error", "warn", "info", "debug"};

@@ -8,6 +8,8 @@ import dev.pipellm.agent.evp.EvpMessages;
 import dev.pipellm.agent.evp.RealEvp;
 import dev.pipellm.agent.log.DistinctErrorLog;
 import dev.pipellm.agent.pipeline.CopyHooks;
+import dev.pipellm.agent.pipeline.Pipeline;
+import dev.pipellm.agent.pipeline.PipelineCopyHooks;
 import dev.pipellm.agent.stats.Counters;
 import dev.pipellm.agent.stats.StatCounter;
 import dev.pipellm.agent.stats.StatsReporter;
@@ -20,6 +22,8 @@ public final class AgentRuntime {
     final EngineWarmUp warmUp;
     final EvpMessages evp;
     final CopyHooks copies;
+    /** pipellm mode only. */
+    final Pipeline pipeline;
     final StatsReporter stats;
     final int role;
 
@@ -30,18 +34,23 @@ public final class AgentRuntime {
                 ? EngineWarmUp.comparingWithOpenSsl(() -> counters.get(StatCounter.H2D_MESSAGES)
                         + counters.get(StatCounter.D2H_MESSAGES))
                 : EngineWarmUp.alreadyWarm();
-        this.evp = new EvpMessages(config, counters, errors, real, warmUp);
-        this.copies = CopyHooks.NONE;
+        this.pipeline = config.mode() == Mode.PIPELLM ? new Pipeline(config, counters,
+                real.function(real.ids().cudaMemcpyAsync), real.function(real.ids().cudaMalloc),
+                real.function(real.ids().cudaStreamCreateWithFlags)) : null;
+        this.evp = new EvpMessages(config, counters, errors, real, warmUp, pipeline);
+        this.copies = pipeline != null ? new PipelineCopyHooks(pipeline) : CopyHooks.NONE;
         this.stats = new StatsReporter(config, counters, errors);
     }
 
     public Config config() { return config; }
     public Counters counters() { return counters; }
     public EvpMessages evp() { return evp; }
+    public Pipeline pipeline() { return pipeline; }
 
     /** The background roles: the AES-GCM warm-up (when it is cold) and the periodic statistics. */
     void startBackground() {
         if (!warmUp.isWarm()) warmUp.startInBackground();
+        if (pipeline != null) pipeline.start();
         stats.startPeriodic();
     }
 

@@ -69,6 +69,17 @@ final class CtxState {
     long coldStartNanos;
     long coldBytes;
 
+    /** pipellm mode, H2D: the message's channel (kept while the key stays) and sequence on it (0: none). */
+    dev.pipellm.agent.pipeline.Channel channel;
+    long seq;
+    /** The slot this message is committed from (fast path), or null (slow path, or not the agent's). */
+    dev.pipellm.agent.pipeline.Slot slot;
+    /** Bytes of the message so far (committed or not) and the source of its first update. */
+    int msgBytes;
+    long firstSrc;
+    /** Nanoseconds spent in the agent's calls of this message. */
+    long pathNanos;
+
     /** Created on the first message the agent handles on this pooled state, then kept. */
     GcmStream stream;
 
@@ -98,6 +109,9 @@ final class CtxState {
     void wipe() {
         ctx = 0;
         gcm = false;
+        channel = null;
+        seq = 0;
+        slot = null;
         keyKnown = false;
         keyChanged = false;
         Arrays.fill(key, (byte) 0);

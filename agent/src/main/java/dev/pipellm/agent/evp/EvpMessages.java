@@ -11,6 +11,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
+import dev.pipellm.agent.pipeline.Channel;
+import dev.pipellm.agent.pipeline.Pipeline;
+import dev.pipellm.agent.pipeline.Slot;
 
 /**
  * The EVP side of the bridge: what the agent does with each intercepted EVP call (shim_bridge.h).
@@ -96,19 +99,23 @@ public final class EvpMessages {
     private final long faultNth;
     private final AtomicLong faultCalls = new AtomicLong();
     private final EngineWarmUp warmUp;
+    /** pipellm mode: the speculative pipeline (null in the other modes). */
+    private final Pipeline pipeline;
 
-    public EvpMessages(Config config, Counters counters, DistinctErrorLog errors, RealEvp real, EngineWarmUp warmUp) {
-        this(config, counters, errors, real, warmUp, CtxTable.DEFAULT_CAPACITY);
+    public EvpMessages(Config config, Counters counters, DistinctErrorLog errors, RealEvp real, EngineWarmUp warmUp,
+                       Pipeline pipeline) {
+        this(config, counters, errors, real, warmUp, pipeline, CtxTable.DEFAULT_CAPACITY);
     }
 
     EvpMessages(Config config, Counters counters, DistinctErrorLog errors, RealEvp real, EngineWarmUp warmUp,
-                int contexts) {
+                Pipeline pipeline, int contexts) {
         this.sync = config.mode().agentCrypto();
         this.failClosed = config.failClosed();
         this.counters = counters;
         this.errors = errors;
         this.real = real;
         this.warmUp = warmUp;
+        this.pipeline = pipeline;
         this.table = new CtxTable(contexts, counters);
         this.faultPoint = config.faultPoint();
         this.faultNth = config.faultNth();
@@ -120,6 +127,7 @@ public final class EvpMessages {
      */
     public int init(long ctx, int enc, int cipherKind, long key, long iv) {
         if (cipherKind == CIPHER_OTHER) {
+            abandonSlot(table.get(ctx));
             table.remove(ctx);
             return PASS;
         }
@@ -140,8 +148,10 @@ public final class EvpMessages {
             if (st == null || !st.gcm) return PASS;
         }
         boolean encrypt = enc != 0;
+        abandonSlot(st);
         st.state = CtxState.REAL;
         st.coldTimed = false;
+        st.seq = 0;
         if (iv != 0) counters.increment(encrypt ? StatCounter.H2D_MESSAGES : StatCounter.D2H_MESSAGES);
         if (!sync) return PASS;
 
@@ -159,6 +169,10 @@ public final class EvpMessages {
             if (st.ivPending) NativeMemory.copyIn(iv, st.iv, 0, GcmStream.IV_BYTES);
         }
         if (!st.keyKnown || !st.ivPending) return PASS;
+        if (pipeline != null && encrypt && startPipelineMessage(st, iv)) {
+            st.ivPending = false;
+            return OWNED;   // the fast path: the message comes from a ready slot
+        }
         if (!warmUp.isWarm()) {
             // never slower than OpenSSL: until the agent's engine has proved faster, OpenSSL does it
             counters.increment(StatCounter.COLD_START_MESSAGES);
@@ -189,6 +203,75 @@ public final class EvpMessages {
         }
     }
 
+    /**
+     * pipellm mode, an H2D message the driver starts: its channel (by key) and sequence, the IV kept
+     * for the planner; true when a ready slot holds exactly this message (the state is then AGENT
+     * with {@code st.slot} set, and nothing is computed until the updates come).
+     */
+    private boolean startPipelineMessage(CtxState st, long iv) {
+        if (st.channel == null || st.keyChanged) {
+            st.channel = pipeline.channelFor(st.key);
+            if (st.channel == null) return false;
+        }
+        Channel ch = st.channel;
+        st.seq = ch.nextMessage();
+        st.msgBytes = 0;
+        st.firstSrc = 0;
+        st.pathNanos = 0;
+        Slot slot = pipeline.messageStarted(ch, st.seq, iv);
+        if (slot == null) return false;
+        st.startMessage(true);
+        st.slot = slot;
+        st.state = CtxState.AGENT;
+        return true;
+    }
+
+    /** A slot claimed by a message that will not finish on it goes back (never committed further). */
+    private void abandonSlot(CtxState st) {
+        if (st == null || st.slot == null) return;
+        Slot s = st.slot;
+        st.slot = null;
+        pipeline.release(s, false, StatCounter.RELINQUISHED_SLOTS);
+    }
+
+    /**
+     * A fast-path message diverges from its slot (another source, length or content): the slow path
+     * takes over from here. The bytes already written are the slot's, which are exactly OpenSSL's for
+     * that prefix (same key, IV and, as compared, plaintext); the stream is started and fed the
+     * prefix from the slot's snapshot, then the slot is released. Its ciphertext beyond the prefix
+     * never left private memory.
+     */
+    private void divergeFromSlot(CtxState st, boolean stale) throws Exception {
+        Slot s = st.slot;
+        if (st.stream == null) st.stream = new GcmStream();
+        st.stream.begin(st.key, true, st.iv);
+        st.keyChanged = false;
+        Staging g = Staging.get();
+        int prefix = st.msgBytes;
+        for (int pos = 0; pos < prefix; ) {
+            int n = Math.min(Staging.CHUNK_BYTES, prefix - pos);
+            s.snapshotTo(pos, g.in, n);
+            st.stream.update(true, g.in, n, g.out, g.scratch);
+            pos += n;
+        }
+        st.slot = null;
+        pipeline.release(s, false, stale ? StatCounter.STALE_SLOTS : StatCounter.RELINQUISHED_SLOTS);
+        counters.increment(StatCounter.DIVERGED_MESSAGES);
+    }
+
+    /** The driver finished a pipeline message: tell the planner (whichever path did it). */
+    private void pipelineMessageDone(CtxState st, boolean fast) {
+        if (st.seq == 0 || st.channel == null) return;
+        pipeline.messageFinished(st.channel, st.seq, st.firstSrc, st.msgBytes);
+        counters.add(fast ? StatCounter.COMMIT_NS : StatCounter.SLOW_PATH_NS, st.pathNanos);
+        st.seq = 0;
+    }
+
+    private static void noteUpdate(CtxState st, long in, int inl) {
+        if (st.msgBytes == 0) st.firstSrc = in;
+        st.msgBytes += inl;
+    }
+
     /** {@link #answerUnlessOwned}: the agent owns the context's current message. */
     private static final int AGENT_OWNS = Integer.MIN_VALUE;
 
@@ -211,6 +294,7 @@ public final class EvpMessages {
     public int update(long ctx, int enc, long out, long outl, long in, int inl) {
         if (!sync) return PASS;
         CtxState st = table.get(ctx);
+        if (st != null && st.seq != 0 && st.state == CtxState.REAL && out != 0 && inl > 0) noteUpdate(st, in, inl);
         if (st != null && st.coldTimed && st.state == CtxState.REAL) {
             if (out != 0 && inl > 0) {   // the real update runs right after this returns
                 if (st.coldBytes == 0) st.coldStartNanos = System.nanoTime();
@@ -229,12 +313,32 @@ public final class EvpMessages {
             NativeMemory.putInt(outl, 0);
             return 1;
         }
-        if (out == in) st.replayable = false;
+        long t0 = st.seq != 0 ? System.nanoTime() : 0;
         try {
+            if (st.slot != null) {
+                Slot s = st.slot;
+                if (s.matchesUpdate(st.msgBytes, in, inl, pipeline.validator)) {
+                    if (out == in) st.replayable = false;
+                    s.commitTo(st.msgBytes, out, inl);
+                    NativeMemory.putInt(outl, inl);
+                    st.recordUpdate(in, out, inl);
+                    noteUpdate(st, in, inl);
+                    st.pathNanos += System.nanoTime() - t0;
+                    return 1;
+                }
+                if (!warmUp.isWarm()) return handOver(st, false);   // cold: OpenSSL finishes the message
+                // same place, other bytes: the plaintext changed since the slot was made
+                divergeFromSlot(st, s.length() >= st.msgBytes + inl && s.sourceAddressIs(st.msgBytes, in));
+            }
+            if (out == in) st.replayable = false;
             if (faultPoint == FaultPoint.EVP_UPDATE) maybeFault();
             transform(st.stream, encrypt, in, out, inl);
             NativeMemory.putInt(outl, inl);
             st.recordUpdate(in, out, inl);
+            if (st.seq != 0) {
+                noteUpdate(st, in, inl);
+                st.pathNanos += System.nanoTime() - t0;
+            }
             return 1;
         } catch (Throwable t) {
             return fallBack(st, "evp_update", t);
@@ -260,6 +364,7 @@ public final class EvpMessages {
     public int finish(long ctx, int enc, long out, long outl) {
         if (!sync) return PASS;
         CtxState st = table.get(ctx);
+        if (st != null && st.seq != 0 && st.state == CtxState.REAL) pipelineMessageDone(st, false);
         if (st != null && st.coldTimed && st.state == CtxState.REAL) {
             st.coldTimed = false;
             if (st.coldBytes > 0) warmUp.observeOpenSsl(st.coldBytes, System.nanoTime() - st.coldStartNanos);
@@ -269,7 +374,24 @@ public final class EvpMessages {
         if (notOwned != AGENT_OWNS) return notOwned;
         boolean encrypt = enc == ENC_CONTEXT ? st.enc : enc != 0;
         if (encrypt != st.enc || outl == 0 || (!encrypt && st.expectedTagLen == 0)) return handOver(st, false);
+        long t0 = st.seq != 0 ? System.nanoTime() : 0;
         try {
+            if (st.slot != null) {
+                Slot slot = st.slot;
+                if (st.msgBytes == slot.length()) {
+                    slot.tagTo(st.tag);
+                    st.slot = null;
+                    pipeline.release(slot, true, null);
+                    NativeMemory.putInt(outl, 0);
+                    st.state = CtxState.AGENT_DONE;
+                    counters.increment(StatCounter.FAST_PATH_MESSAGES);
+                    st.pathNanos += System.nanoTime() - t0;
+                    pipelineMessageDone(st, true);
+                    return 1;
+                }
+                if (!warmUp.isWarm()) return handOver(st, false);
+                divergeFromSlot(st, false);   // the message is shorter than the slot
+            }
             if (faultPoint == FaultPoint.EVP_FINAL) maybeFault();
             Staging s = Staging.get();
             st.stream.finish(s.scratch, s.tag);
@@ -279,6 +401,10 @@ public final class EvpMessages {
             if (encrypt) {
                 System.arraycopy(s.tag, 0, st.tag, 0, GcmStream.TAG_BYTES);
                 counters.increment(StatCounter.AGENT_ENCRYPTED_MESSAGES);
+                if (st.seq != 0) {
+                    st.pathNanos += System.nanoTime() - t0;
+                    pipelineMessageDone(st, false);
+                }
                 return 1;
             }
             counters.increment(StatCounter.AGENT_DECRYPTED_MESSAGES);
@@ -341,6 +467,7 @@ public final class EvpMessages {
     public int drop(long ctx, int how) {
         CtxState st = table.get(ctx);
         if (st == null) return PASS;
+        abandonSlot(st);   // a hand-over replays the recorded updates: OpenSSL rewrites the same prefix
         int r = PASS;
         if (how != DROP_FORGET && (st.state == CtxState.AGENT || st.state == CtxState.AGENT_DONE)) {
             r = handOver(st, st.state == CtxState.AGENT_DONE);
@@ -365,6 +492,7 @@ public final class EvpMessages {
     /** The agent's own path failed: replay into OpenSSL, or refuse. */
     private int fallBack(CtxState st, String where, Throwable t) {
         counters.increment(StatCounter.FALLBACKS);
+        abandonSlot(st);
         errors.record(where, t);
         if (failClosed) return refuse(st);
         if (!st.replayable) {
@@ -379,6 +507,7 @@ public final class EvpMessages {
     /** A call the agent does not emulate: give the message to OpenSSL from here on. */
     private int handOver(CtxState st, boolean includeFinal) {
         counters.increment(StatCounter.HANDED_OVER_MESSAGES);
+        abandonSlot(st);
         if (st.updates == 0 && !includeFinal) {
             st.state = CtxState.REAL; // the real context holds exactly this message's init
             return PASS;

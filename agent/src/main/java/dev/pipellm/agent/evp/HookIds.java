@@ -17,6 +17,10 @@ public final class HookIds {
     public final int ctrl;
     public final int aes256Gcm;
     public final int count;
+    /** The CUDA runtime functions the pipeline's NOPs call. */
+    public final int cudaMemcpyAsync;
+    public final int cudaMalloc;
+    public final int cudaStreamCreateWithFlags;
 
     private HookIds(String[] names, int count) {
         this.encryptInit = find(names, "EVP_EncryptInit_ex");
@@ -28,6 +32,9 @@ public final class HookIds {
         this.ctrl = find(names, "EVP_CIPHER_CTX_ctrl");
         this.aes256Gcm = find(names, "EVP_aes_256_gcm");
         this.count = count;
+        this.cudaMemcpyAsync = find(names, "cudaMemcpyAsync");
+        this.cudaMalloc = find(names, "cudaMalloc");
+        this.cudaStreamCreateWithFlags = find(names, "cudaStreamCreateWithFlags");
     }
 
     /** {@code hookNames}: names in table order; only the first {@code realCount} are in the table. */

@@ -14,13 +14,13 @@ import java.lang.invoke.MethodHandle;
  * made the first seconds of copies slower than without PipeLLM. Java thread priorities do not map
  * to Linux scheduling by default, hence the system call.
  */
-final class IdleScheduling {
+public final class IdleScheduling {
     private static final int SCHED_IDLE = 5;
 
     private IdleScheduling() {}
 
     /** True when the calling thread now runs in SCHED_IDLE. */
-    static boolean enterIdleClass() {
+    public static boolean enterIdleClass() {
         try {
             Linker linker = Linker.nativeLinker();
             var libc = linker.defaultLookup();

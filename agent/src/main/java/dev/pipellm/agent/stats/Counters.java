@@ -20,6 +20,10 @@ public final class Counters {
         cells[c.ordinal()].increment();
     }
 
+    public void add(StatCounter c, long n) {
+        cells[c.ordinal()].add(n);
+    }
+
     public long get(StatCounter c) {
         return cells[c.ordinal()].sum();
     }

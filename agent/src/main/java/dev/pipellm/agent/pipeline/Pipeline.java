@@ -1,0 +1,198 @@
+package dev.pipellm.agent.pipeline;
+
+import dev.pipellm.agent.config.Config;
+import dev.pipellm.agent.config.FaultPoint;
+import dev.pipellm.agent.log.AgentLog;
+import dev.pipellm.agent.stats.Counters;
+import dev.pipellm.agent.stats.StatCounter;
+import dev.pipellm.crypto.gcm.GcmEngine;
+import dev.pipellm.crypto.gcm.GcmEngineSelector;
+import dev.pipellm.speculator.event.EventRing;
+import dev.pipellm.speculator.predict.Speculator;
+import dev.pipellm.speculator.predict.SpeculatorConfig;
+
+/**
+ * The speculative pipeline of {@code pipellm} mode, as the EVP side ({@code EvpMessages}) and the
+ * CUDA side ({@link PipelineCopyHooks}) use it. It owns the channels, the event ring, the planner
+ * and the workers.
+ *
+ * <p>Start-up ({@link #start}) runs in the background: the workers' AES-GCM engine is selected and
+ * self-tested (a failed self-test means no pipeline: every message takes the slow path), then the
+ * planner and workers start. Until then, and whenever it is not {@link #active}, nothing is planned
+ * and every message takes the slow path.
+ */
+public final class Pipeline {
+    private static final long ENGINE_WARM_UP_NANOS = 1_500_000_000L;
+
+    final Config config;
+    final Counters counters;
+    final Channels channels = new Channels();
+    final PinnedRanges pinned = new PinnedRanges();
+    final EventRing ring = new EventRing(1 << 16);
+    final PipelineJfr jfr;
+    final Nops nops;
+    final int maxNops;
+    /** How a commit knows a slot's plaintext is unchanged. */
+    public final SlotValidator validator = SlotValidator.SNAPSHOT_COMPARE;
+    private final ThreadLocal<ThreadState> threads = ThreadLocal.withInitial(ThreadState::new);
+    private volatile EncryptWorkers workers;
+    private volatile Planner planner;
+    private volatile boolean active;
+
+    public Pipeline(Config config, Counters counters, long memcpyAsync, long malloc, long streamCreate) {
+        this.config = config;
+        this.counters = counters;
+        this.jfr = new PipelineJfr(config.jfr());
+        this.nops = new Nops(memcpyAsync, malloc, streamCreate);
+        this.maxNops = SpeculatorConfig.defaults().relinquishCostNops;
+    }
+
+    /** Selects the engine and starts the planner and workers, in a background thread. */
+    public void start() {
+        Thread t = new Thread(() -> {
+            dev.pipellm.agent.evp.IdleScheduling.enterIdleClass();
+            startNow();
+        }, "pipellm-pipeline-start");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** Same as {@link #start}, on the calling thread (tests). Returns whether the pipeline runs. */
+    public boolean startNow() {
+        try {
+            GcmEngine engine = selectEngine();
+            if (engine == null) return false;
+            EncryptWorkers w = new EncryptWorkers(config.workers(), Channel.WINDOW, pinned, counters, engine,
+                    config.faultPoint(), config.faultNth());
+            Speculator speculator = new Speculator(SpeculatorConfig.defaults());
+            Planner p = new Planner(ring, speculator, channels, pinned, counters, config.memoryBudgetBytes(), w);
+            workers = w;
+            planner = p;
+            w.start();
+            Thread pt = new Thread(p, "pipellm-planner");
+            pt.setDaemon(true);
+            pt.start();
+            active = true;
+            AgentLog.logger().info("pipellm: pipeline started: {} encrypt worker(s), engine {}, memory budget {} bytes",
+                    config.workers(), engine.name(), config.memoryBudgetBytes());
+            return true;
+        } catch (Throwable t) {
+            counters.increment(StatCounter.WORKER_ERRORS);
+            AgentLog.logger().warn("pipellm: the pipeline did not start ({}); every message takes the slow path",
+                    t.toString());
+            return false;
+        }
+    }
+
+    private GcmEngine selectEngine() {
+        if (config.faultPoint() == FaultPoint.SELF_TEST) {
+            AgentLog.logger().warn("pipellm: the AES-GCM engine self-test failed (inject_fault=self_test, test only);"
+                    + " no pre-encryption: every message takes the slow path");
+            return null;
+        }
+        try {
+            GcmEngineSelector.Selection s = GcmEngineSelector.select(GcmEngineSelector.Preference.JDK, null,
+                    ENGINE_WARM_UP_NANOS);
+            for (String line : s.report()) AgentLog.logger().info("pipellm: engine {}", line);
+            return s.engine();
+        } catch (IllegalStateException noEngine) {
+            AgentLog.logger().warn("pipellm: {}; no pre-encryption: every message takes the slow path",
+                    noEngine.getMessage());
+            return null;
+        }
+    }
+
+    /** Planner and workers run (and at least one worker is alive). */
+    public boolean active() {
+        EncryptWorkers w = workers;
+        Planner p = planner;
+        return active && w != null && w.alive() > 0 && p != null && !p.stopped();
+    }
+
+    ThreadState thread() {
+        return threads.get();
+    }
+
+    /** Stops the roles (tests, exit). */
+    public void stop() {
+        active = false;
+        Planner p = planner;
+        if (p != null) p.stop();
+        EncryptWorkers w = workers;
+        if (w != null) w.stop();
+    }
+
+    // ---- the EVP side (app threads, inside the driver's EVP calls)
+
+    /** The H2D channel of this key (32 bytes); null when the table is full. */
+    public Channel channelFor(byte[] key32) {
+        return channels.forKey(key32);
+    }
+
+    /**
+     * The driver starts message {@code seq} on {@code ch} with the IV at {@code ivAddress}: keeps the
+     * IV for the planner, checks a NOP's channel, and returns the ready slot for exactly this message
+     * (claimed: the caller owns it), or null.
+     */
+    public Slot messageStarted(Channel ch, long seq, long ivAddress) {
+        ch.noteIv(seq, ivAddress);
+        ThreadState ts = threads.get();
+        if (ts.nopChannel != null) {
+            if (ts.nopChannel != ch) ts.nopMiss = true;
+            return null;   // a NOP is never committed from a slot
+        }
+        if (ts.inCopy && ts.copyDirection == 1) channels.noteStream(ts.copyStream, ch);
+        Slot s = ch.slotAt(seq);
+        return s != null && s.tryClaim(ch, ch.epoch, seq, ivAddress) ? s : null;
+    }
+
+    /** The driver finished message {@code seq}: an event for the planner. */
+    public void messageFinished(Channel ch, long seq, long firstSrc, int length) {
+        ThreadState ts = threads.get();
+        boolean fromCopy = ts.inCopy && ts.nopChannel == null;
+        ring.onEvent(PipelineEvents.MESSAGE, 1, firstSrc, seq, length, ch.id, fromCopy ? 1 : 0);
+    }
+
+    /** A committed (or abandoned) slot goes back to the pool. */
+    public void release(Slot s, boolean committed, StatCounter whyNot) {
+        if (committed) {
+            jfr.commit(s.channel.id, s.seq, s.length);
+        } else {
+            counters.increment(whyNot);
+            counters.add(StatCounter.WASTED_ENCRYPTED_BYTES, s.length);
+        }
+        s.channel.clearSlot(s.seq, s);
+        s.set(Slot.FREE);
+    }
+
+    /** Drops every slot whose plaintext lies in {@code [lo, hi)} (a write or a free the agent saw). */
+    void invalidate(long lo, long hi) {
+        Planner p = planner;
+        SlotPool pool = p == null ? null : p.pool();
+        if (pool == null) return;
+        for (Slot s : pool.slots) {
+            int st = s.state();
+            if (st != Slot.FREE && st != Slot.COMMITTING && st != Slot.DROPPED && s.channel != null && s.length > 0
+                    && s.overlaps(lo, hi)) {
+                Planner.relinquish(s, StatCounter.STALE_SLOTS, counters);
+            }
+        }
+    }
+
+    /** Slots currently READY (tests, diagnostics). */
+    public int readySlots() {
+        Planner p = planner;
+        SlotPool pool = p == null ? null : p.pool();
+        if (pool == null) return 0;
+        int n = 0;
+        for (Slot s : pool.slots) {
+            if (s.state() == Slot.READY) n++;
+        }
+        return n;
+    }
+
+    void awaitNoReader(long lo, long hi) {
+        EncryptWorkers w = workers;
+        if (w != null) w.awaitNoReader(lo, hi);
+    }
+}

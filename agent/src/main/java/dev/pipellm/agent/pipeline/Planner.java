@@ -1,0 +1,294 @@
+package dev.pipellm.agent.pipeline;
+
+import dev.pipellm.agent.log.AgentLog;
+import dev.pipellm.agent.stats.Counters;
+import dev.pipellm.agent.stats.StatCounter;
+import dev.pipellm.crypto.iv.IvSequenceLearner;
+import dev.pipellm.speculator.event.CopyDirection;
+import dev.pipellm.speculator.event.EventRing;
+import dev.pipellm.speculator.event.EventSink;
+import dev.pipellm.speculator.event.EventType;
+import dev.pipellm.speculator.predict.PredictionBuffer;
+import dev.pipellm.speculator.predict.Speculator;
+
+/**
+ * The planner role ({@code pipellm-planner}): drains the events the app threads record, keeps the
+ * speculator and each channel's IV learner up to date, and turns the speculator's predicted H2D
+ * message sequence into slots: message {@code k} after the channel's last observed message gets the
+ * IV the learner predicts {@code k} ahead (only when it is certain), spare IVs are left where the
+ * slack policy advises, and slots whose plaintext is known and pinned go to the workers, up to the
+ * pool's size. Slots the new plan no longer wants, slots whose IV has passed and slots of a retired
+ * key are relinquished; their ciphertext never left private memory.
+ *
+ * <p>Idle strategy: spin, then yield, then park 200 us between polls. Single thread: everything
+ * marked "planner" in {@link Channel} and {@link SlotPool} belongs to it.
+ */
+final class Planner implements EventSink, Runnable {
+    private static final int DRAIN_BATCH = 4096;
+    private static final int SHAPES = 64;
+
+    private final EventRing ring;
+    private final Speculator speculator;
+    private final PredictionBuffer prediction;
+    private final Channels channels;
+    private final PinnedRanges pinned;
+    private final Counters counters;
+    private final long budgetBytes;
+    private final EncryptWorkers workers;
+    private final byte[] iv = new byte[12];
+
+    private SlotPool pool;
+    private Channel primary;
+    /** Largest message seen: the driver's chunk size once a multi-message copy went by. */
+    private long chunk;
+    private boolean replan;
+    private int round;
+    private final long[] shapeSrc = new long[SHAPES];
+    private final long[] shapePitch = new long[SHAPES];
+    private final long[] shapeWidth = new long[SHAPES];
+    private int shapeNext;
+    private volatile boolean running = true;
+    private volatile boolean stopped;
+    private boolean warnedError;
+
+    Planner(EventRing ring, Speculator speculator, Channels channels, PinnedRanges pinned, Counters counters,
+            long budgetBytes, EncryptWorkers workers) {
+        this.ring = ring;
+        this.speculator = speculator;
+        this.prediction = speculator.newPredictionBuffer();
+        this.channels = channels;
+        this.pinned = pinned;
+        this.counters = counters;
+        this.budgetBytes = budgetBytes;
+        this.workers = workers;
+    }
+
+    SlotPool pool() {
+        return pool;
+    }
+
+    void stop() {
+        running = false;
+    }
+
+    boolean stopped() {
+        return stopped;
+    }
+
+    @Override
+    public void run() {
+        dev.pipellm.agent.evp.IdleScheduling.enterIdleClass();
+        int idle = 0;
+        while (running) {
+            try {
+                int n = ring.drainTo(this, DRAIN_BATCH);
+                if (workers.alive() == 0) {
+                    dropAll();
+                    break;
+                }
+                if (replan) {
+                    replan = false;
+                    plan();
+                }
+                reclaim();
+                if (n > 0) {
+                    idle = 0;
+                } else if (++idle < 50) {
+                    Thread.onSpinWait();
+                } else if (idle < 100) {
+                    Thread.yield();
+                } else {
+                    java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+                }
+            } catch (Throwable t) {
+                counters.increment(StatCounter.WORKER_ERRORS);
+                if (!warnedError) {
+                    warnedError = true;
+                    AgentLog.logger().warn("pipellm: the planner failed ({}); it drops its slots and goes on", t.toString());
+                }
+                dropAll();
+            }
+        }
+        dropAll();
+        stopped = true;
+    }
+
+    // ---- events
+
+    @Override
+    public void onEvent(int type, int direction, long host, long device, long bytes, int stream, int thread) {
+        switch (type) {
+            case PipelineEvents.MESSAGE -> onMessage(host, device, bytes, stream, thread != 0);
+            case PipelineEvents.SHAPE -> {
+                int i = shapeNext++ & (SHAPES - 1);
+                shapeSrc[i] = host;
+                shapePitch[i] = device;
+                shapeWidth[i] = bytes;
+            }
+            default -> {
+                speculator.onEvent(type, direction, host, device, bytes, stream, thread);
+                if (type == EventType.COPY && direction == CopyDirection.H2D) {
+                    Channel ch = channels.ofStreamId(stream);
+                    if (ch != null && chunk > 0) ch.pendingMessages += (bytes + chunk - 1) / chunk;
+                    replan = true;
+                } else if (type != EventType.MARK) {
+                    replan = true;
+                }
+            }
+        }
+    }
+
+    private void onMessage(long src, long seq, long len, int channelId, boolean fromCopy) {
+        Channel ch = channels.byId(channelId);
+        if (ch == null || ch.retired) return;
+        if (len > chunk) chunk = len;
+        if (!fromCopy) speculator.onEvent(EventType.COPY, CopyDirection.H2D, src, 0, len, -1, 0);
+        if (fromCopy && ch.pendingMessages > 0) ch.pendingMessages--;
+        if (seq > ch.learnedSeq && ch.ivOf(seq, iv)) {
+            long skipped = ch.learnedSeq == 0 ? 0 : seq - ch.learnedSeq - 1;
+            ch.learner.observe(iv, skipped);
+            ch.learnedSeq = seq;
+        }
+        primary = ch;
+        replan = true;
+    }
+
+    // ---- planning
+
+    private void plan() {
+        Channel ch = primary;
+        if (ch == null || ch.retired || chunk <= 0) return;
+        if (pool == null) {
+            pool = SlotPool.create(budgetBytes, (int) Math.max(1 << 20, chunk));
+            if (pool == null) {
+                running = false;
+                AgentLog.logger().warn("pipellm: memory_budget={} holds no slot of {} bytes (two buffers each):"
+                        + " every message takes the slow path", budgetBytes, Math.max(1 << 20, chunk));
+                return;
+            }
+        }
+        round++;
+        speculator.predict(prediction);
+        long appSeq = ch.seq.get();
+        long maxAhead = Math.min(Channel.WINDOW - 2, pool.size());
+        long cursor = ch.learnedSeq + ch.pendingMessages;
+        boolean full = false;
+        for (int c = 0; c < prediction.copyCount() && !full; c++) {
+            cursor += prediction.copyGapBefore(c);
+            long bytes = prediction.copyBytes(c);
+            long host = prediction.copyHost(c);
+            boolean known = prediction.copyDataKnown(c);
+            long width = bytes;
+            long pitch = bytes;
+            int sh = shapeOf(host, bytes);
+            if (sh >= 0) {
+                width = shapeWidth[sh];
+                pitch = shapePitch[sh];
+            }
+            long messages = (bytes + chunk - 1) / chunk;
+            for (long j = 0; j < messages; j++) {
+                long target = ++cursor;
+                if (target <= appSeq) continue;
+                if (target - appSeq > maxAhead) {
+                    full = true;
+                    break;
+                }
+                if (!known) continue;
+                long off = j * chunk;
+                int len = (int) Math.min(chunk, bytes - off);
+                if (len > pool.slotBytes) continue;
+                if (!ensure(ch, target, host, pitch, width, off, len)) {
+                    full = true;
+                    break;
+                }
+            }
+        }
+        // what this plan no longer wants
+        for (Slot s : pool.slots) {
+            if (s.channel == ch && s.planRound != round && s.seq > ch.seq.get()) relinquish(s, StatCounter.RELINQUISHED_SLOTS);
+        }
+    }
+
+    private int shapeOf(long host, long bytes) {
+        for (int i = 0; i < SHAPES; i++) {
+            if (shapeSrc[i] == host && shapeWidth[i] > 0 && bytes % shapeWidth[i] == 0 && shapeWidth[i] < bytes) return i;
+        }
+        return -1;
+    }
+
+    /** Makes sure a slot for this message is planned at {@code seq}; false when no more can be. */
+    private boolean ensure(Channel ch, long seq, long src, long pitch, long width, long off, int len) {
+        Slot cur = ch.slotAt(seq);
+        if (cur != null) {
+            int st = cur.state();
+            boolean live = st == Slot.PLANNED || st == Slot.ENCRYPTING || st == Slot.READY;
+            if (live && cur.channel == ch && cur.seq == seq && cur.epoch == ch.epoch && cur.src == src
+                    && cur.spitch == pitch && cur.width == width && cur.offset == off && cur.length == len) {
+                cur.planRound = round;
+                return true;
+            }
+            if (live && cur.channel == ch) relinquish(cur, StatCounter.RELINQUISHED_SLOTS);
+        }
+        long lo = src + (off / width) * pitch + off % width;
+        long endOff = off + len - 1;
+        long hi = src + (endOff / width) * pitch + endOff % width + 1;
+        if (!pinned.contains(lo, hi)) return true;   // only pinned memory is read ahead: skip this one
+        if (ch.learner.predict(seq - ch.learnedSeq, iv) != IvSequenceLearner.CERTAIN) return true;
+        Slot s = pool.take();
+        if (s == null) return false;
+        s.channel = ch;
+        s.epoch = ch.epoch;
+        s.seq = seq;
+        s.src = src;
+        s.spitch = pitch;
+        s.width = width;
+        s.offset = off;
+        s.length = len;
+        s.setIv(iv);
+        s.planRound = round;
+        s.set(Slot.PLANNED);
+        ch.setSlot(seq, s);
+        if (!workers.offer(s)) {
+            ch.clearSlot(seq, s);
+            s.set(Slot.FREE);
+            return false;
+        }
+        counters.increment(StatCounter.PLANNED_SLOTS);
+        return true;
+    }
+
+    /** Slots whose IV has passed, or whose key was retired. */
+    private void reclaim() {
+        SlotPool p = pool;
+        if (p == null) return;
+        for (Slot s : p.slots) {
+            Channel ch = s.channel;
+            if (ch == null || s.state() == Slot.FREE) continue;
+            if (ch.retired || s.epoch != ch.epoch || s.seq <= ch.seq.get() - 1) {
+                if (relinquish(s, StatCounter.RELINQUISHED_SLOTS)) replan = true;
+            }
+        }
+    }
+
+    /** Drops a slot that is not being committed; true if this call dropped it. */
+    static boolean relinquish(Slot s, StatCounter why, Counters counters) {
+        if (s.cas(Slot.READY, Slot.FREE)) {
+            counters.add(StatCounter.WASTED_ENCRYPTED_BYTES, s.length);
+        } else if (!s.cas(Slot.PLANNED, Slot.FREE) && !s.cas(Slot.ENCRYPTING, Slot.DROPPED)) {
+            return false;
+        }
+        counters.increment(why);
+        if (s.channel != null) s.channel.clearSlot(s.seq, s);
+        return true;
+    }
+
+    private boolean relinquish(Slot s, StatCounter why) {
+        return relinquish(s, why, counters);
+    }
+
+    private void dropAll() {
+        SlotPool p = pool;
+        if (p == null) return;
+        for (Slot s : p.slots) relinquish(s, StatCounter.RELINQUISHED_SLOTS);
+    }
+}
