@@ -22,6 +22,12 @@ typedef struct simgpuStats {
     unsigned long long tag_failures, key_rotations, iv_rotations;
     unsigned long long bounce_waits;                     /* times the driver waited for a bounce slot */
     unsigned long long compute_ns;                       /* modelled compute submitted */
+    /* Real time (CLOCK_MONOTONIC) the calling threads spent in the driver's EVP calls, init to tag,
+     * of H2D (encrypt) and D2H (decrypt) messages: "app thread time inside EVP". */
+    unsigned long long h2d_driver_crypto_ns, d2h_driver_crypto_ns;
+    /* H2D channels opened and closed (keys zeroed): one per context (and per cudaDeviceReset), or
+     * one per stream that made an H2D copy with SIMGPU_H2D_CHANNELS=per-stream. */
+    unsigned long long h2d_channels_opened, h2d_channels_closed;
 } simgpuStats;
 
 /* Enqueues `ns` nanoseconds of modelled compute on `stream` (in stream order, like a kernel). */

@@ -29,9 +29,8 @@ int pl_refusing(void) {
                                    || atomic_load_explicit(&pl_vm_dead, memory_order_acquire));
 }
 
-static const char *mode_name(int m) {
-    return m == PL_OPT_MODE_SYNC ? "sync" : m == PL_OPT_MODE_PASSTHROUGH ? "passthrough" : "off";
-}
+/* The mode as given (Java accepted it by the time the agent is ready). */
+static const char *mode_name(void) { return pl_opts.mode; }
 
 void pl_agent_give_up(void) {
     atomic_store_explicit(&pl_agent_state, PL_AGENT_FAILED, memory_order_release);
@@ -48,7 +47,7 @@ static void start_locked(void) {
             pl_agent_give_up();
             return;
         }
-        if (pl_opts.mode == PL_OPT_MODE_OFF) {
+        if (pl_mode_off()) {
             atomic_store_explicit(&pl_agent_state, PL_AGENT_OFF, memory_order_release);
             return;
         }
@@ -65,7 +64,7 @@ static void start_locked(void) {
      * agent's own shutdown hook writes the statistics. */
     if (pl_role == PL_ROLE_PRELOAD) atexit(flush_at_exit);
     atomic_store_explicit(&pl_agent_state, PL_AGENT_READY, memory_order_release);
-    pl_log(PL_LOG_INFO, "agent ready, mode %s", mode_name(pl_opts.mode));
+    pl_log(PL_LOG_INFO, "agent ready, mode %s", mode_name());
 }
 
 const pl_upcalls *pl_agent_start(void) {

@@ -48,9 +48,10 @@ void pl_resolve_crypto(void);
                                    ?: pl_resolve(PL_ID_##name)))
 
 /* ---- options (shim_options.c) ---- */
-enum pl_mode_opt { PL_OPT_MODE_OFF = 0, PL_OPT_MODE_PASSTHROUGH = 1, PL_OPT_MODE_SYNC = 2 };
+/* The mode when no PIPELLM_MODE or agent option mode is given (handed to Java like any other). */
+#define PL_DEFAULT_MODE "passthrough"
 typedef struct pl_options {
-    int mode;                 /* pl_mode_opt */
+    char mode[64];            /* "off" (C starts no agent), else the value as given: Java validates it */
     int fail_closed;
     int log_level;            /* 0 quiet .. 4 debug */
     char home[4096];          /* PIPELLM_HOME: where lib/pipellm-agent.jar lives, if not beside us */
@@ -61,6 +62,8 @@ extern pl_options pl_opts;
 /* Reads the PIPELLM_* variables, then `agent_options` (may be NULL) on top. Returns 0, or -1 after
  * printing one line naming the bad key (the shim then stays in pass-through). */
 int pl_options_load(const char *agent_options);
+/* mode=off: the agent is never started. Every other mode value is the Java agent's to accept. */
+int pl_mode_off(void);
 
 /* ---- logging (shim_log.c): stack buffer + write(2), prefix "pipellm: " ---- */
 enum { PL_LOG_QUIET = 0, PL_LOG_ERROR = 1, PL_LOG_WARN = 2, PL_LOG_INFO = 3, PL_LOG_DEBUG = 4 };

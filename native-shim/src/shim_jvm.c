@@ -356,7 +356,7 @@ PL_API jint JNICALL Agent_OnLoad(JavaVM *jvm, char *options, void *reserved) {
         pl_agent_give_up();
         return JNI_OK;
     }
-    if (pl_opts.mode == PL_OPT_MODE_OFF) {
+    if (pl_mode_off()) {
         atomic_store(&pl_agent_state, PL_AGENT_OFF);
         return JNI_OK;
     }

@@ -1,8 +1,10 @@
 /*
  * One grammar, key=value[,key=value...], for -agentpath options and the PIPELLM_* variables (the
  * variable for key k is PIPELLM_<K>, every key is in shim_options.def). C interprets only what it
- * needs before Java runs (mode, log, fail_closed, home, java_home) and hands every key on to the Java
- * agent, which validates the rest.
+ * needs before Java runs (log, fail_closed, home, java_home, and of mode only whether it is off) and
+ * hands every key on to the Java agent, which validates the rest: a mode C does not know (a typo, or
+ * one this shim predates) is refused by Java with one line naming PIPELLM_MODE, and the shim then
+ * gives up as for any refused option.
  *
  * A bad value never stops the reading: every key is read, so a bad PIPELLM_MODE cannot hide
  * PIPELLM_FAIL_CLOSED=1, and a fail_closed value that is not understood means closed.
@@ -16,7 +18,10 @@
 
 extern char **environ;
 
-pl_options pl_opts = {.mode = PL_OPT_MODE_PASSTHROUGH, .log_level = PL_LOG_WARN};
+pl_options pl_opts = {.mode = PL_DEFAULT_MODE, .log_level = PL_LOG_WARN};
+static int mode_given;
+
+int pl_mode_off(void) { return !strcmp(pl_opts.mode, "off"); }
 
 static const char *const OPTION_KEYS[] = {
 #define X(key) #key,
@@ -49,10 +54,8 @@ static int bad(const char *key, const char *val, const char *accepted) {
 
 static int apply(const char *key, const char *val) {
     if (!strcmp(key, "mode")) {
-        if (!strcmp(val, "off")) pl_opts.mode = PL_OPT_MODE_OFF;
-        else if (!strcmp(val, "passthrough")) pl_opts.mode = PL_OPT_MODE_PASSTHROUGH;
-        else if (!strcmp(val, "sync") || !strcmp(val, "pipellm")) pl_opts.mode = PL_OPT_MODE_SYNC;
-        else return bad(key, val, "off, passthrough, sync");
+        snprintf(pl_opts.mode, sizeof pl_opts.mode, "%s", val);   /* Java validates it (whole, in merged) */
+        mode_given = 1;
     } else if (!strcmp(key, "log")) {
         static const char *const levels[] = {"off", "error", "warn", "info", "debug"};
         int found = -1;
@@ -209,5 +212,7 @@ int pl_options_load(const char *agent_options) {
     warn_unknown_variables();   /* after the loop: obeys PIPELLM_LOG */
     if (!pl_opts.java_home[0] && getenv("JAVA_HOME")) snprintf(pl_opts.java_home, sizeof pl_opts.java_home, "%s", getenv("JAVA_HOME"));
     if (agent_options && *agent_options && load_agent_options(agent_options)) rc = -1;
+    /* The shim's default, stated: Java starts in the mode the shim reports. */
+    if (!rc && !mode_given && merge("mode", PL_DEFAULT_MODE)) rc = -1;
     return rc;
 }

@@ -1,9 +1,11 @@
 /*
  * Confidential computing, as ARCHITECTURE.md section 2 describes the NVIDIA channel.
  *
- * One H2D and one D2H channel per context. Each has a sequence of key epochs (a key rotation or an
- * IV rotation starts a new epoch: channel counter + 1, message counter back to 0; a key rotation
- * also draws a new key and mask) and two cursors that walk the same message sequence: the "driver"
+ * One D2H channel per context, and one H2D channel per context or, with
+ * SIMGPU_H2D_CHANNELS=per-stream, one per stream (opened on the stream's first H2D copy, closed
+ * with its keys zeroed when the stream is freed). Each channel has a sequence of key epochs (a key
+ * rotation or an IV rotation starts a new epoch: channel counter + 1, message counter back to 0; a
+ * key rotation also draws a new key and mask) and two cursors that walk the same message sequence: the "driver"
  * cursor (the CPU side, in the calling thread) and the "copy engine" cursor (the GPU side, in the
  * stream worker). IV = (LE32 message counter || LE64 channel counter) XOR mask, counter incremented
  * before each message, one message per chunk of a copy.
@@ -14,19 +16,22 @@
  * CE checks it. The CE decrypts with the IV *it* expects next and
  * writes plaintext to device memory only after the tag verified; a failure poisons the context.
  *
- * Ordering: H2D messages are produced under h2d.driver_mu (a whole copy at a time, and the op is
- * enqueued while holding it) and consumed by the CE strictly in sequence (turn = ce.seq). D2H
+ * Ordering: H2D messages are produced under the channel's driver_mu (a whole copy at a time, and the
+ * op is enqueued while holding it) and consumed by the CE strictly in sequence (turn = ce.seq). D2H
  * messages are produced by CE workers under d2h.ce_mu and decrypted by the calling threads in
  * sequence (turn = drv.seq). Hand-offs use g.cc_mu/g.cc_cv; crypto runs outside any lock.
  */
 #include "simgpu_internal.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 typedef struct cc_epoch {
     unsigned char key[32];
@@ -44,25 +49,38 @@ typedef struct cc_cursor {
     uint64_t chan_ctr;
 } cc_cursor;
 
-typedef struct cc_channel {
+/* Bounce buffers of one direction, shared by every channel of that direction; guarded by g.cc_mu. */
+typedef struct cc_pool {
+    size_t n_slots;
+    char *cipher;              /* bounce buffers (shared memory in a real CVM) */
+    char *plain;               /* H2D: CE-private staging for verified plaintext */
+    int *free_slots;
+    size_t n_free;
+} cc_pool;
+
+struct cc_channel {
     int dir;
-    const char *name;
+    unsigned id;               /* H2D: 1, 2, ... in the order channels are opened (the ledger's channel-id) */
     cc_epoch *epochs;          /* guarded by g.cc_mu */
     size_t n_epochs, cap_epochs;
     uint64_t epoch_base;       /* epochs[i] is epoch epoch_base + i */
     cc_cursor drv, ce;         /* guarded by g.cc_mu */
     pthread_mutex_t driver_mu; /* H2D: one copy's messages at a time */
     pthread_mutex_t ce_mu;     /* D2H: one CE producer at a time */
-    size_t n_slots;
-    char *cipher;              /* bounce buffers (shared memory in a real CVM) */
-    char *plain;               /* H2D: CE-private staging for verified plaintext */
-    int *free_slots;
-    size_t n_free;
-} cc_channel;
+    cc_pool *pool;
+    struct cc_channel *next;   /* per-stream H2D channels: the live list, guarded by g.cc_mu */
+};
+typedef struct cc_channel cc_channel;
 
-static cc_channel h2d = {.dir = DIR_H2D, .name = "H2D", .driver_mu = PTHREAD_MUTEX_INITIALIZER, .ce_mu = PTHREAD_MUTEX_INITIALIZER};
-static cc_channel d2h = {.dir = DIR_D2H, .name = "D2H", .driver_mu = PTHREAD_MUTEX_INITIALIZER, .ce_mu = PTHREAD_MUTEX_INITIALIZER};
-static uint64_t next_chan_ctr = 1;
+static cc_pool h2d_pool, d2h_pool;
+/* The context's H2D channel (unused with SIMGPU_H2D_CHANNELS=per-stream) and its D2H channel. */
+static cc_channel h2d = {.dir = DIR_H2D, .driver_mu = PTHREAD_MUTEX_INITIALIZER, .ce_mu = PTHREAD_MUTEX_INITIALIZER,
+                         .pool = &h2d_pool};
+static cc_channel d2h = {.dir = DIR_D2H, .driver_mu = PTHREAD_MUTEX_INITIALIZER, .ce_mu = PTHREAD_MUTEX_INITIALIZER,
+                         .pool = &d2h_pool};
+static cc_channel *stream_channels;   /* per-stream H2D channels of live streams, guarded by g.cc_mu */
+static uint64_t next_chan_ctr = 1;    /* guarded by g.cc_mu */
+static unsigned next_h2d_id = 1;      /* guarded by g.cc_mu */
 
 /* ---- the copy engine's private libcrypto ---- */
 static struct {
@@ -269,28 +287,41 @@ static int cursor_next(cc_channel *ch, cc_cursor *cur, size_t len, unsigned char
     return 0;
 }
 
+/* A new channel (g.cc_mu held): fresh key and mask, the next channel counter, cursors at the start. */
 static int channel_open(cc_channel *ch) {
     ch->n_epochs = 0;
     ch->epoch_base = 0;
     memset(&ch->drv, 0, sizeof ch->drv);
     memset(&ch->ce, 0, sizeof ch->ce);
+    if (ch->dir == DIR_H2D) {
+        ch->id = next_h2d_id++;
+        simgpu_count(ST_H2D_CHANNELS_OPENED, 1);
+    }
     if (cursor_load(ch, &ch->drv, 1) || cursor_load(ch, &ch->ce, 1)) return -1;
     return 0;
 }
 
-static int pool_init(cc_channel *ch, int with_plain) {
-    ch->n_slots = g.cfg.bounce_pool_bytes / g.cfg.chunk_bytes;
-    size_t bytes = ch->n_slots * g.cfg.chunk_bytes;
-    ch->cipher = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (ch->cipher == MAP_FAILED) return -1;
+/* Zeroes every key and mask the channel holds (g.cc_mu held); the epoch table stays allocated. */
+static void channel_wipe(cc_channel *ch) {
+    if (ch->epochs) explicit_bzero(ch->epochs, ch->cap_epochs * sizeof *ch->epochs);
+    explicit_bzero(&ch->drv, sizeof ch->drv);
+    explicit_bzero(&ch->ce, sizeof ch->ce);
+    if (ch->dir == DIR_H2D) simgpu_count(ST_H2D_CHANNELS_CLOSED, 1);
+}
+
+static int pool_init(cc_pool *pl, int with_plain) {
+    pl->n_slots = g.cfg.bounce_pool_bytes / g.cfg.chunk_bytes;
+    size_t bytes = pl->n_slots * g.cfg.chunk_bytes;
+    pl->cipher = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (pl->cipher == MAP_FAILED) return -1;
     if (with_plain) {
-        ch->plain = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (ch->plain == MAP_FAILED) return -1;
+        pl->plain = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (pl->plain == MAP_FAILED) return -1;
     }
-    ch->free_slots = calloc(ch->n_slots, sizeof *ch->free_slots);
-    if (!ch->free_slots) return -1;
-    for (size_t i = 0; i < ch->n_slots; i++) ch->free_slots[i] = (int)(ch->n_slots - 1 - i);
-    ch->n_free = ch->n_slots;
+    pl->free_slots = calloc(pl->n_slots, sizeof *pl->free_slots);
+    if (!pl->free_slots) return -1;
+    for (size_t i = 0; i < pl->n_slots; i++) pl->free_slots[i] = (int)(pl->n_slots - 1 - i);
+    pl->n_free = pl->n_slots;
     return 0;
 }
 
@@ -313,27 +344,108 @@ static int driver_crypto_ready(void) {
 int simgpu_cc_init(void) {
     if (load_ce_crypto() || driver_crypto_ready()) return -1;
     if (pthread_key_create(&ce_ctx_key, free_ce_ctx) || pthread_key_create(&drv_ctx_key, free_drv_ctx)) return -1;
-    if (pool_init(&h2d, 1) || pool_init(&d2h, 0)) {
+    if (pool_init(&h2d_pool, 1) || pool_init(&d2h_pool, 0)) {
         simgpu_log(SIMGPU_LOG_ERROR, "cannot allocate the bounce buffers (SIMGPU_BOUNCE_POOL_BYTES)");
         return -1;
     }
     pthread_mutex_lock(&g.cc_mu);
-    int rc = channel_open(&h2d) || channel_open(&d2h);
+    /* Per-stream H2D channels open on each stream's first H2D copy (h2d_channel_of). */
+    int rc = (!g.cfg.h2d_per_stream && channel_open(&h2d)) || channel_open(&d2h);
     pthread_mutex_unlock(&g.cc_mu);
     return rc ? -1 : 0;
 }
 
 void simgpu_cc_reset(void) {
-    /* A new context gets new channels: fresh keys and masks, the next channel counter. */
+    /* A new context gets new channels: fresh keys and masks, the next channel counter. The streams
+     * the reset destroyed close theirs when they are freed; the surviving ones (the legacy stream,
+     * per-thread streams) get new ones here. */
     pthread_mutex_lock(&g.cc_mu);
     cc_channel *chs[2] = {&h2d, &d2h};
     for (int i = 0; i < 2; i++) {
-        explicit_bzero(chs[i]->epochs, chs[i]->n_epochs * sizeof *chs[i]->epochs);
-        explicit_bzero(&chs[i]->drv, sizeof chs[i]->drv);
-        explicit_bzero(&chs[i]->ce, sizeof chs[i]->ce);
+        if (chs[i] == &h2d && g.cfg.h2d_per_stream) continue;
+        channel_wipe(chs[i]);
         channel_open(chs[i]);
     }
+    for (cc_channel *ch = stream_channels; ch; ch = ch->next) {
+        channel_wipe(ch);
+        channel_open(ch);
+    }
     pthread_mutex_unlock(&g.cc_mu);
+}
+
+/* The H2D channel of stream s: the context's, or (per-stream) the stream's own, opened on its first
+ * H2D copy. NULL when out of memory. */
+static cc_channel *h2d_channel_of(simgpu_stream *s) {
+    if (!g.cfg.h2d_per_stream) return &h2d;
+    pthread_mutex_lock(&g.cc_mu);
+    cc_channel *ch = s->h2d_chan;
+    if (!ch && (ch = calloc(1, sizeof *ch))) {
+        ch->dir = DIR_H2D;
+        ch->pool = &h2d_pool;
+        pthread_mutex_init(&ch->driver_mu, NULL);
+        pthread_mutex_init(&ch->ce_mu, NULL);
+        if (channel_open(ch)) {
+            channel_wipe(ch);
+            free(ch->epochs);
+            free(ch);
+            ch = NULL;
+        } else {
+            ch->next = stream_channels;
+            stream_channels = ch;
+            s->h2d_chan = ch;
+        }
+    }
+    pthread_mutex_unlock(&g.cc_mu);
+    return ch;
+}
+
+void simgpu_cc_stream_free(simgpu_stream *s) {
+    pthread_mutex_lock(&g.cc_mu);
+    cc_channel *ch = s->h2d_chan;
+    if (ch) {
+        for (cc_channel **p = &stream_channels; *p; p = &(*p)->next)
+            if (*p == ch) {
+                *p = ch->next;
+                break;
+            }
+        channel_wipe(ch);
+        s->h2d_chan = NULL;
+    }
+    pthread_mutex_unlock(&g.cc_mu);
+    if (!ch) return;
+    free(ch->epochs);
+    pthread_mutex_destroy(&ch->driver_mu);
+    pthread_mutex_destroy(&ch->ce_mu);
+    free(ch);
+}
+
+/* ---- SIMGPU_LEDGER: one line per H2D message, as it left the driver ---- */
+
+static uint64_t fnv1a64(uint64_t h, const unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* "h2d <channel-id> <chan_ctr> <iv, 24 hex> <len> <FNV-1a 64 of ciphertext || tag, 16 hex>\n", with
+ * one write(2) on an O_APPEND descriptor: lines of concurrent threads never interleave, and every
+ * line written is in the file whatever way the process ends. */
+static void ledger_write(const cc_channel *ch, uint64_t chan_ctr, const unsigned char iv[12], size_t len,
+                         const unsigned char *cipher, const unsigned char tag[16]) {
+    uint64_t h = fnv1a64(fnv1a64(0xcbf29ce484222325ull, cipher, len), tag, 16);
+    char line[128], hex[25];
+    for (int i = 0; i < 12; i++) snprintf(hex + 2 * i, 3, "%02x", iv[i]);
+    int n = snprintf(line, sizeof line, "h2d %u %llu %s %zu %016llx\n", ch->id, (unsigned long long)chan_ctr, hex,
+                     len, (unsigned long long)h);
+    ssize_t w;
+    do w = write(g.cfg.ledger_fd, line, (size_t)n); while (w < 0 && errno == EINTR);
+    if (w != n) {
+        static _Atomic int reported;
+        if (!atomic_exchange(&reported, 1))
+            simgpu_log(SIMGPU_LOG_ERROR, "cannot append to SIMGPU_LEDGER %s: lines are missing", g.cfg.ledger_path);
+    }
 }
 
 /* ---- segments of a 2D region, walked in packed order ---- */
@@ -360,13 +472,13 @@ static int sampled_out(uint64_t seq) {
 
 static void slot_return(cc_channel *ch, int slot) {
     pthread_mutex_lock(&g.cc_mu);
-    ch->free_slots[ch->n_free++] = slot;
+    ch->pool->free_slots[ch->pool->n_free++] = slot;
     simgpu_wake_cc();
     pthread_mutex_unlock(&g.cc_mu);
 }
 
 static void slots_release_locked(cc_channel *ch, simgpu_op *op, size_t from, size_t to) {
-    for (size_t i = from; i < to; i++) ch->free_slots[ch->n_free++] = op->u.copy.msgs[i].slot;
+    for (size_t i = from; i < to; i++) ch->pool->free_slots[ch->pool->n_free++] = op->u.copy.msgs[i].slot;
     simgpu_wake_cc();
 }
 
@@ -398,12 +510,15 @@ static int driver_encrypt(const simgpu_copy *c, size_t off, size_t len, const un
 }
 
 cudaError_t simgpu_cc_h2d_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_out) {
-    cc_channel *ch = &h2d;
+    cc_channel *ch = h2d_channel_of(s);
     const simgpu_copy *c = &op->u.copy.c;
-    if (alloc_msgs(op)) {
+    if (!ch || alloc_msgs(op)) {
+        free(op->u.copy.msgs);
         free(op);
         return cudaErrorMemoryAllocation;
     }
+    op->u.copy.chan = ch;   /* the stream outlives its ops: the channel is freed with the stream */
+    cc_pool *pool = ch->pool;
     size_t n = op->u.copy.n_msgs;
     simgpu_msg *msgs = op->u.copy.msgs;
     pthread_mutex_lock(&ch->driver_mu);
@@ -422,31 +537,38 @@ cudaError_t simgpu_cc_h2d_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_
         size_t off = i * chunk, len = total - off < chunk ? total - off : chunk;
         unsigned char iv[12], key[32];
         pthread_mutex_lock(&g.cc_mu);
-        if (!ch->n_free && !simgpu_poisoned()) simgpu_count(ST_BOUNCE_WAITS, 1);
-        while (!ch->n_free && !simgpu_poisoned()) simgpu_wait_cc();
+        if (!pool->n_free && !simgpu_poisoned()) simgpu_count(ST_BOUNCE_WAITS, 1);
+        while (!pool->n_free && !simgpu_poisoned()) simgpu_wait_cc();
         if (simgpu_poisoned()) {
             pthread_mutex_unlock(&g.cc_mu);
             break;
         }
-        int slot = ch->free_slots[--ch->n_free];
+        int slot = pool->free_slots[--pool->n_free];
         uint64_t seq = ch->drv.seq;
         int rc = cursor_next(ch, &ch->drv, len, iv);
+        uint64_t chan_ctr = ch->drv.chan_ctr;
         memcpy(key, ch->drv.key, sizeof key);
         pthread_mutex_unlock(&g.cc_mu);
         msgs[i] = (simgpu_msg){.slot = slot, .seq = seq, .offset = off, .len = len};
-        unsigned char *out = (unsigned char *)ch->cipher + (size_t)slot * chunk;
+        unsigned char *out = (unsigned char *)pool->cipher + (size_t)slot * chunk;
         if (simgpu_driver_enter()) {   /* the process is exiting: no more EVP */
             explicit_bzero(key, sizeof key);
             slot_return(ch, slot);
             stop = cudaErrorCudartUnloading;
             break;
         }
-        int enc_failed = rc || driver_encrypt(c, off, len, key, iv, out, msgs[i].tag);
+        int enc_failed = rc;
+        if (!rc) {
+            uint64_t t0 = simgpu_now_ns();
+            enc_failed = driver_encrypt(c, off, len, key, iv, out, msgs[i].tag);
+            simgpu_count(ST_H2D_DRIVER_CRYPTO_NS, simgpu_now_ns() - t0);
+        }
         simgpu_driver_leave();
         if (enc_failed) simgpu_poison(cudaErrorUnknown, "H2D driver: an EVP encryption call failed");
+        else if (g.cfg.ledger_fd >= 0) ledger_write(ch, chan_ctr, iv, len, out, msgs[i].tag);
         explicit_bzero(key, sizeof key);
         if (sampled_out(seq))   /* sampled verification: the CE takes this plaintext unchecked */
-            simgpu_gather(c, 1, off, len, ch->plain + (size_t)slot * chunk);
+            simgpu_gather(c, 1, off, len, pool->plain + (size_t)slot * chunk);
         simgpu_count(ST_H2D_MESSAGES, 1);
         pthread_mutex_lock(&g.cc_mu);
         if (simgpu_poisoned()) {
@@ -475,7 +597,7 @@ static int ce_decrypt(const unsigned char *key, const unsigned char iv[12], cons
 }
 
 static void h2d_execute(simgpu_op *op) {
-    cc_channel *ch = &h2d;
+    cc_channel *ch = op->u.copy.chan;
     const simgpu_copy *c = &op->u.copy.c;
     size_t chunk = g.cfg.chunk_bytes;
     for (size_t i = 0; i < op->u.copy.n_msgs; i++) {
@@ -494,8 +616,8 @@ static void h2d_execute(simgpu_op *op) {
         memcpy(key, ch->ce.key, sizeof key);
         simgpu_wake_cc();
         pthread_mutex_unlock(&g.cc_mu);
-        unsigned char *cipher = (unsigned char *)ch->cipher + (size_t)m->slot * chunk;
-        unsigned char *plain = (unsigned char *)ch->plain + (size_t)m->slot * chunk;
+        unsigned char *cipher = (unsigned char *)ch->pool->cipher + (size_t)m->slot * chunk;
+        unsigned char *plain = (unsigned char *)ch->pool->plain + (size_t)m->slot * chunk;
         int verified = !sampled_out(seq);
         if (verified && (rc || ce_decrypt(key, iv, cipher, m->len, m->tag, plain))) {
             explicit_bzero(key, sizeof key);
@@ -544,18 +666,18 @@ static void d2h_execute(simgpu_op *op) {
         size_t off = i * chunk, len = total - off < chunk ? total - off : chunk;
         unsigned char iv[12], key[32];
         pthread_mutex_lock(&g.cc_mu);
-        while (!ch->n_free && !simgpu_poisoned()) simgpu_wait_cc();
+        while (!ch->pool->n_free && !simgpu_poisoned()) simgpu_wait_cc();
         if (simgpu_poisoned()) {
             pthread_mutex_unlock(&g.cc_mu);
             break;
         }
-        int slot = ch->free_slots[--ch->n_free];
+        int slot = ch->pool->free_slots[--ch->pool->n_free];
         uint64_t seq = ch->ce.seq;
         int rc = cursor_next(ch, &ch->ce, len, iv);
         memcpy(key, ch->ce.key, sizeof key);
         pthread_mutex_unlock(&g.cc_mu);
         simgpu_msg m = {.slot = slot, .seq = seq, .offset = off, .len = len};
-        if (rc || ce_encrypt(c, off, len, key, iv, (unsigned char *)ch->cipher + (size_t)slot * chunk, m.tag))
+        if (rc || ce_encrypt(c, off, len, key, iv, (unsigned char *)ch->pool->cipher + (size_t)slot * chunk, m.tag))
             simgpu_poison(cudaErrorUnknown, "D2H copy engine: encryption failed");
         explicit_bzero(key, sizeof key);
         pthread_mutex_lock(&g.cc_mu);
@@ -624,7 +746,7 @@ cudaError_t simgpu_cc_d2h_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_
         memcpy(key, ch->drv.key, sizeof key);
         simgpu_wake_cc();
         pthread_mutex_unlock(&g.cc_mu);
-        const unsigned char *in = (const unsigned char *)ch->cipher + (size_t)msgs[i].slot * chunk;
+        const unsigned char *in = (const unsigned char *)ch->pool->cipher + (size_t)msgs[i].slot * chunk;
         if (simgpu_driver_enter()) {   /* the process is exiting: no more EVP */
             explicit_bzero(key, sizeof key);
             pthread_mutex_lock(&g.cc_mu);
@@ -633,7 +755,12 @@ cudaError_t simgpu_cc_d2h_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_
             stop = cudaErrorCudartUnloading;
             break;
         }
-        int dec_failed = rc || driver_decrypt(c, msgs[i].offset, msgs[i].len, key, iv, in, msgs[i].tag);
+        int dec_failed = rc;
+        if (!rc) {
+            uint64_t t0 = simgpu_now_ns();
+            dec_failed = driver_decrypt(c, msgs[i].offset, msgs[i].len, key, iv, in, msgs[i].tag);
+            simgpu_count(ST_D2H_DRIVER_CRYPTO_NS, simgpu_now_ns() - t0);
+        }
         simgpu_driver_leave();
         if (dec_failed) {
             /* No unauthenticated plaintext stays behind. */

@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,7 @@ int simgpu_config_load(simgpu_config *c) {
     c->key_rotation_bytes = DEFAULT_KEY_ROTATION_BYTES;
     c->iv_rotation_messages = DEFAULT_IV_ROTATION_MESSAGES;
     c->log_level = SIMGPU_LOG_ERROR;
+    c->ledger_fd = -1;
 
     const char *v;
     if ((v = getenv("SIMGPU_LOG"))) {
@@ -139,6 +141,22 @@ int simgpu_config_load(simgpu_config *c) {
     if ((v = getenv("SIMGPU_STATS")) && *v) {
         if (strlen(v) >= sizeof c->stats_path) return bad("SIMGPU_STATS", v, "a file path shorter than 4096 bytes");
         strcpy(c->stats_path, v);
+    }
+    if ((v = getenv("SIMGPU_H2D_CHANNELS"))) {
+        if (!strcmp(v, "per-context")) c->h2d_per_stream = 0;
+        else if (!strcmp(v, "per-stream")) c->h2d_per_stream = 1;
+        else return bad("SIMGPU_H2D_CHANNELS", v, "per-context or per-stream");
+    }
+    if ((v = getenv("SIMGPU_LEDGER")) && *v) {
+        if (strlen(v) >= sizeof c->ledger_path) return bad("SIMGPU_LEDGER", v, "a file path shorter than 4096 bytes");
+        strcpy(c->ledger_path, v);
+        /* Last, so that no other variable's error leaves it open. Appended to, never truncated. */
+        c->ledger_fd = open(v, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (c->ledger_fd < 0) {
+            char why[160];
+            snprintf(why, sizeof why, "a file simgpu can create or append to (%s)", strerror(errno));
+            return bad("SIMGPU_LEDGER", v, why);
+        }
     }
     return 0;
 }

@@ -2,8 +2,9 @@
  * simgpu internals: one simulated H100 (one context) shared by every translation unit.
  *
  * Threads and locks (always taken in this order, never the reverse):
- *   cc.h2d.driver_mu  serialises the H2D "driver" part for a whole copy, so that stream order and
- *                     IV order agree (an op is enqueued only while its producer holds this lock);
+ *   driver_mu         of an H2D channel (the context's, or a stream's with SIMGPU_H2D_CHANNELS=
+ *                     per-stream): serialises the "driver" part for a whole copy, so that stream
+ *                     order and IV order agree (an op is enqueued only while its producer holds it);
  *   g.mu / g.cv       scheduling: stream queues, completion counters, events, handle registries;
  *   g.cc_mu / cc_cv   CC hand-offs: bounce slots, message publication, driver/CE turn order.
  * No lock is held while doing crypto, copying data or sleeping.
@@ -43,6 +44,9 @@ typedef struct simgpu_config {
     uint64_t key_rotation_bytes;    /* SIMGPU_KEY_ROTATION_BYTES */
     uint64_t iv_rotation_messages;  /* SIMGPU_IV_ROTATION_MESSAGES */
     char stats_path[4096];          /* SIMGPU_STATS, empty = none */
+    int h2d_per_stream;             /* SIMGPU_H2D_CHANNELS: 0 per-context, 1 per-stream */
+    char ledger_path[4096];         /* SIMGPU_LEDGER, empty = none */
+    int ledger_fd;                  /* opened O_APPEND by simgpu_config_load; -1 = none */
     int log_level;                  /* SIMGPU_LOG */
 } simgpu_config;
 
@@ -101,6 +105,7 @@ enum simgpu_op_kind { OP_COPY, OP_MEMSET, OP_COMPUTE, OP_HOST_FN, OP_STREAM_CB, 
 
 typedef struct simgpu_event simgpu_event;
 typedef struct simgpu_stream simgpu_stream;
+struct cc_channel;               /* simgpu_cc.c */
 
 typedef struct simgpu_op {
     enum simgpu_op_kind kind;
@@ -112,6 +117,7 @@ typedef struct simgpu_op {
         struct {
             simgpu_copy c;
             int cc;                  /* goes through the CC channel */
+            struct cc_channel *chan; /* CC H2D: the channel its messages were encrypted on */
             simgpu_msg *msgs;        /* CC: n_msgs entries */
             size_t n_msgs;
             size_t produced;         /* guarded by g.cc_mu */
@@ -139,6 +145,8 @@ struct simgpu_stream {
     uint64_t last_end_ns;        /* modelled end of the last completed op */
     pthread_t worker;
     simgpu_event *fence;         /* internal event for implicit legacy-stream synchronisation */
+    struct cc_channel *h2d_chan; /* SIMGPU_H2D_CHANNELS=per-stream: its H2D channel, opened on its
+                                    first H2D copy; guarded by g.cc_mu */
 };
 
 struct simgpu_event {
@@ -187,6 +195,9 @@ cudaError_t simgpu_cc_h2d_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_
 cudaError_t simgpu_cc_d2h_submit(simgpu_stream *s, simgpu_op *op, uint64_t *seq_out);
 /* Copy-engine side, on the stream worker. */
 void simgpu_cc_execute(simgpu_op *op);
+/* The stream is being freed (no op of it is left): closes its H2D channel, if it has one, zeroing
+ * its keys. Called with g.mu held (takes g.cc_mu). */
+void simgpu_cc_stream_free(simgpu_stream *s);
 /* Sets the sticky error (the first one wins) and wakes every waiter; `why` goes to stderr once,
  * NULL for a context that ends without a fault (the process is exiting). */
 void simgpu_poison(cudaError_t err, const char *why);
@@ -212,6 +223,7 @@ enum simgpu_counter {
     ST_H2D_COPIES, ST_D2H_COPIES, ST_D2D_COPIES, ST_H2D_BYTES, ST_D2H_BYTES, ST_D2D_BYTES,
     ST_H2D_MESSAGES, ST_D2H_MESSAGES, ST_VERIFIED_MESSAGES, ST_UNVERIFIED_MESSAGES,
     ST_TAG_FAILURES, ST_KEY_ROTATIONS, ST_IV_ROTATIONS, ST_BOUNCE_WAITS, ST_COMPUTE_NS,
+    ST_H2D_DRIVER_CRYPTO_NS, ST_D2H_DRIVER_CRYPTO_NS, ST_H2D_CHANNELS_OPENED, ST_H2D_CHANNELS_CLOSED,
     ST_COUNT
 };
 void simgpu_count(enum simgpu_counter c, uint64_t n);

@@ -14,6 +14,8 @@ static const char *const NAMES[ST_COUNT] = {
     [ST_VERIFIED_MESSAGES] = "verified_messages", [ST_UNVERIFIED_MESSAGES] = "unverified_messages",
     [ST_TAG_FAILURES] = "tag_failures", [ST_KEY_ROTATIONS] = "key_rotations",
     [ST_IV_ROTATIONS] = "iv_rotations", [ST_BOUNCE_WAITS] = "bounce_waits", [ST_COMPUTE_NS] = "compute_ns",
+    [ST_H2D_DRIVER_CRYPTO_NS] = "h2d_driver_crypto_ns", [ST_D2H_DRIVER_CRYPTO_NS] = "d2h_driver_crypto_ns",
+    [ST_H2D_CHANNELS_OPENED] = "h2d_channels_opened", [ST_H2D_CHANNELS_CLOSED] = "h2d_channels_closed",
 };
 
 void simgpu_count(enum simgpu_counter c, uint64_t n) { atomic_fetch_add_explicit(&counters[c], n, memory_order_relaxed); }
@@ -26,6 +28,7 @@ SIMGPU_API cudaError_t simgpuGetStats(simgpuStats *out) {
         &out->h2d_copies, &out->d2h_copies, &out->d2d_copies, &out->h2d_bytes, &out->d2h_bytes, &out->d2d_bytes,
         &out->h2d_messages, &out->d2h_messages, &out->verified_messages, &out->unverified_messages,
         &out->tag_failures, &out->key_rotations, &out->iv_rotations, &out->bounce_waits, &out->compute_ns,
+        &out->h2d_driver_crypto_ns, &out->d2h_driver_crypto_ns, &out->h2d_channels_opened, &out->h2d_channels_closed,
     };
     for (int i = 0; i < ST_COUNT; i++) *f[i] = simgpu_counter_get((enum simgpu_counter)i);
     return cudaSuccess;

@@ -198,6 +198,7 @@ static void run_unlocking(simgpu_stream *s, simgpu_op *op) {
 
 static void stream_put_locked(simgpu_stream *s) {
     if (--s->refs == 0) {
+        if (s->h2d_chan) simgpu_cc_stream_free(s);   /* no op of s is left: its channel goes with it */
         if (s->fence) event_put_locked(s->fence);
         free(s);
     }

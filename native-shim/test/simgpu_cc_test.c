@@ -71,6 +71,10 @@ TEST_CASE(stats_file_is_written_at_exit) {
     CHECK(strstr(json, "\"d2h_bytes\": 327683") != NULL);
     CHECK(strstr(json, "\"tag_failures\": 0") != NULL);
     CHECK(strstr(json, "\"key_rotations\": 0") != NULL);
+    CHECK(strstr(json, "\"h2d_driver_crypto_ns\": ") != NULL && strstr(json, "\"h2d_driver_crypto_ns\": 0,") == NULL);
+    CHECK(strstr(json, "\"d2h_driver_crypto_ns\": ") != NULL && strstr(json, "\"d2h_driver_crypto_ns\": 0,") == NULL);
+    CHECK(strstr(json, "\"h2d_channels_opened\": 1,") != NULL);
+    CHECK(strstr(json, "\"h2d_channels_closed\": 0}") != NULL);
     if (!strstr(json, "\"h2d_messages\": 6")) fprintf(stderr, "  stats: %s\n", json);
 }
 
