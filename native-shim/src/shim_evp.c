@@ -19,10 +19,12 @@ static int cipher_kind(const EVP_CIPHER *t) {
     return gcm && t == gcm() ? PL_CIPHER_AES_256_GCM : PL_CIPHER_OTHER;
 }
 
-/* The agent, when this call is the driver's and may reach it; NULL otherwise. */
+/* The agent, when this call is the driver's and may reach it; NULL otherwise. A message the agent
+ * owns is the driver's whoever makes the call: an interposer in front of the shim (its update not a
+ * tail call) must not send one update to OpenSSL in the middle of the agent's message. */
 static const pl_upcalls *driver_agent(void *caller, const void *ctx) {
     if (atomic_load_explicit(&pl_agent_state, memory_order_acquire) != PL_AGENT_READY) return NULL;
-    if (!pl_caller_is_driver(caller)) return NULL;
+    if (!pl_owns(ctx) && !pl_caller_is_driver(caller)) return NULL;
     return pl_agent_for_message(ctx);
 }
 

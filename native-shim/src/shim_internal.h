@@ -88,6 +88,8 @@ int pl_upcalls_allowed(void);
  * the agent owns after the VM died. Only when the agent is ready. */
 const pl_upcalls *pl_agent_for_message(const void *ctx);
 /* Records whether the agent owns the message in flight on ctx (this thread's view). */
+/* The agent owns this thread's current message on ctx (its calls must all reach the agent). */
+int pl_owns(const void *ctx);
 void pl_note_owned(const void *ctx, int owned);
 
 /* ---- who called (shim_caller.c) ---- */

@@ -54,6 +54,10 @@ static int owned_slot(const void *ctx) {
     return -1;
 }
 
+int pl_owns(const void *ctx) {
+    return ctx && owned_slot(ctx) >= 0;
+}
+
 void pl_note_owned(const void *ctx, int is_owned) {
     int i = owned_slot(ctx);
     if (is_owned && i < 0) owned[owned_next++ % OWNED_PER_THREAD] = ctx;

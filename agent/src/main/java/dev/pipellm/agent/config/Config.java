@@ -65,6 +65,15 @@ public final class Config {
     public static final long MEMORY_BUDGET_MIN_BYTES = 1L << 20;
     public static final long MEMORY_BUDGET_MAX_BYTES = 1L << 40;
 
+    /**
+     * How the pipeline's threads are scheduled: {@code idle} (Linux SCHED_IDLE: they only ever run on
+     * a CPU nothing else wants, so they can never slow the app) or {@code normal} (ordinary threads:
+     * for hosts with cores set aside for PipeLLM, and for tests on a shared machine).
+     */
+    public static final String WORKER_SCHED_KEY = "worker_sched";
+    public static final String WORKER_SCHED_ENV = "PIPELLM_WORKER_SCHED";
+    public static final boolean WORKER_SCHED_IDLE_DEFAULT = true;
+
     /** JFR events for commit, relinquish and NOP (pipellm mode). */
     public static final String JFR_KEY = "jfr";
     public static final String JFR_ENV = "PIPELLM_JFR";
@@ -81,7 +90,7 @@ public final class Config {
 
     /** Every key, in the order of native-shim/src/shim_options.def (ConfigTest checks they agree). */
     public static final List<String> KEYS = List.of(MODE_KEY, LOG_KEY, STATS_KEY, STATS_INTERVAL_KEY, SUMMARY_KEY,
-            COLD_START_KEY, FAIL_CLOSED_KEY, WORKERS_KEY, MEMORY_BUDGET_KEY, JFR_KEY, INJECT_FAULT_KEY, HOME_KEY, JAVA_HOME_KEY);
+            COLD_START_KEY, FAIL_CLOSED_KEY, WORKERS_KEY, MEMORY_BUDGET_KEY, WORKER_SCHED_KEY, JFR_KEY, INJECT_FAULT_KEY, HOME_KEY, JAVA_HOME_KEY);
 
     static final String KNOWN_KEYS = String.join(", ", KEYS);
 
@@ -94,13 +103,14 @@ public final class Config {
     private final boolean failClosed;
     private final int workers;
     private final long memoryBudgetBytes;
+    private final boolean workerSchedIdle;
     private final boolean jfr;
     private final FaultPoint faultPoint;
     private final long faultNth;
 
     private Config(Mode mode, LogLevel log, String statsPath, long statsIntervalMs, boolean summary,
-                   ColdStart coldStart, boolean failClosed, int workers, long memoryBudgetBytes, boolean jfr,
-                   FaultPoint faultPoint, long faultNth) {
+                   ColdStart coldStart, boolean failClosed, int workers, long memoryBudgetBytes,
+                   boolean workerSchedIdle, boolean jfr, FaultPoint faultPoint, long faultNth) {
         this.mode = mode;
         this.log = log;
         this.statsPath = statsPath;
@@ -110,6 +120,7 @@ public final class Config {
         this.failClosed = failClosed;
         this.workers = workers;
         this.memoryBudgetBytes = memoryBudgetBytes;
+        this.workerSchedIdle = workerSchedIdle;
         this.jfr = jfr;
         this.faultPoint = faultPoint;
         this.faultNth = faultNth;
@@ -118,8 +129,8 @@ public final class Config {
     /** All defaults. */
     public static Config defaults() {
         return new Config(MODE_DEFAULT, LOG_DEFAULT, STATS_DEFAULT, STATS_INTERVAL_DEFAULT_MS, SUMMARY_DEFAULT,
-                COLD_START_DEFAULT, FAIL_CLOSED_DEFAULT, WORKERS_DEFAULT, MEMORY_BUDGET_DEFAULT_BYTES, JFR_DEFAULT,
-                FaultPoint.NONE, 0);
+                COLD_START_DEFAULT, FAIL_CLOSED_DEFAULT, WORKERS_DEFAULT, MEMORY_BUDGET_DEFAULT_BYTES, WORKER_SCHED_IDLE_DEFAULT,
+                JFR_DEFAULT, FaultPoint.NONE, 0);
     }
 
     /**
@@ -151,6 +162,7 @@ public final class Config {
         int workers = WORKERS_DEFAULT;
         long budget = MEMORY_BUDGET_DEFAULT_BYTES;
         boolean jfr = JFR_DEFAULT;
+        boolean workerSchedIdle = WORKER_SCHED_IDLE_DEFAULT;
         FaultPoint faultPoint = FaultPoint.NONE;
         long faultNth = 0;
         for (Map.Entry<String, String> e : kv.entrySet()) {
@@ -167,6 +179,11 @@ public final class Config {
                 case WORKERS_KEY -> workers = parseWorkers(v);
                 case MEMORY_BUDGET_KEY -> budget = parseBudget(v);
                 case JFR_KEY -> jfr = parseBool(key, v);
+                case WORKER_SCHED_KEY -> workerSchedIdle = switch (v) {
+                    case "idle" -> true;
+                    case "normal" -> false;
+                    default -> throw bad(key, v, "idle, normal");
+                };
                 case INJECT_FAULT_KEY -> {
                     if (v.isEmpty() || v.equals(INJECT_FAULT_DEFAULT)) {
                         faultPoint = FaultPoint.NONE;
@@ -184,8 +201,8 @@ public final class Config {
                         + env(key) + ", or agent option " + key + "): known keys: " + KNOWN_KEYS);
             }
         }
-        return new Config(mode, log, stats, statsInterval, summary, coldStart, failClosed, workers, budget, jfr,
-                faultPoint, faultNth);
+        return new Config(mode, log, stats, statsInterval, summary, coldStart, failClosed, workers, budget,
+                workerSchedIdle, jfr, faultPoint, faultNth);
     }
 
     /**
@@ -312,6 +329,8 @@ public final class Config {
     public int workers() { return workers; }
     public long memoryBudgetBytes() { return memoryBudgetBytes; }
     public boolean jfr() { return jfr; }
+    /** The pipeline's threads run in SCHED_IDLE (else as ordinary threads). */
+    public boolean workerSchedIdle() { return workerSchedIdle; }
     /** TEST ONLY. */
     public FaultPoint faultPoint() { return faultPoint; }
     /** TEST ONLY: 1-based index of the agent-handled call that throws; 0 when no fault is set. */
@@ -322,7 +341,7 @@ public final class Config {
     public String toString() {
         return "mode=" + mode.key + ",log=" + log.key() + ",stats=" + statsPath + ",stats_interval_ms=" + statsIntervalMs
                 + ",summary=" + (summary ? 1 : 0) + ",cold_start=" + coldStart.key + ",fail_closed=" + (failClosed ? 1 : 0)
-                + ",workers=" + workers + ",memory_budget=" + memoryBudgetBytes + ",jfr=" + (jfr ? 1 : 0)
+                + ",workers=" + workers + ",memory_budget=" + memoryBudgetBytes + ",worker_sched=" + (workerSchedIdle ? "idle" : "normal") + ",jfr=" + (jfr ? 1 : 0)
                 + (faultPoint == FaultPoint.NONE ? "" : ",inject_fault=" + faultPoint.key + ":" + faultNth);
     }
 }

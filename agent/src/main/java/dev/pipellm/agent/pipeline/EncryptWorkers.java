@@ -36,10 +36,12 @@ final class EncryptWorkers {
     private final long faultN;
     private final AtomicLong taken = new AtomicLong();
     private final AtomicInteger alive = new AtomicInteger();
+    private final boolean idleClass;
     private volatile boolean running = true;
 
     EncryptWorkers(int count, int queueCapacity, PinnedRanges pinned, Counters counters, GcmEngine engine,
-                   FaultPoint fault, long faultN) {
+                   FaultPoint fault, long faultN, boolean idleClass) {
+        this.idleClass = idleClass;
         this.queue = new ArrayBlockingQueue<>(Math.max(1, queueCapacity));
         this.pinned = pinned;
         this.counters = counters;
@@ -98,7 +100,7 @@ final class EncryptWorkers {
         @Override
         public void run() {
             // A worker must never take a core from the app's own copies: it runs on idle CPU only.
-            dev.pipellm.agent.evp.IdleScheduling.enterIdleClass();
+            if (idleClass) dev.pipellm.agent.evp.IdleScheduling.enterIdleClass();
             try {
                 while (running) {
                     Slot s;
@@ -130,6 +132,11 @@ final class EncryptWorkers {
                 throw new IllegalStateException("inject_fault=worker_death:" + faultN + " (test only)");
             }
             if (fault == FaultPoint.WORKER_SLOW) Thread.sleep(faultN);
+            if (s.seq <= s.channel.seq.get() + 1) {
+                // the driver is at (or one message before) this slot's IV: it would not be ready in time
+                finishUnused(s, StatCounter.RELINQUISHED_SLOTS, 0);
+                return;
+            }
             long lo = s.sourceAt(0);
             long hi = s.sourceAt(s.length - 1) + 1;
             readingLo = lo;

@@ -22,7 +22,7 @@ import dev.pipellm.speculator.predict.SpeculatorConfig;
  * and every message takes the slow path.
  */
 public final class Pipeline {
-    private static final long ENGINE_WARM_UP_NANOS = 1_500_000_000L;
+    private static final long ENGINE_WARM_UP_NANOS = 0;
 
     final Config config;
     final Counters counters;
@@ -50,7 +50,7 @@ public final class Pipeline {
     /** Selects the engine and starts the planner and workers, in a background thread. */
     public void start() {
         Thread t = new Thread(() -> {
-            dev.pipellm.agent.evp.IdleScheduling.enterIdleClass();
+            if (config.workerSchedIdle()) dev.pipellm.agent.evp.IdleScheduling.enterIdleClass();
             startNow();
         }, "pipellm-pipeline-start");
         t.setDaemon(true);
@@ -63,9 +63,10 @@ public final class Pipeline {
             GcmEngine engine = selectEngine();
             if (engine == null) return false;
             EncryptWorkers w = new EncryptWorkers(config.workers(), Channel.WINDOW, pinned, counters, engine,
-                    config.faultPoint(), config.faultNth());
+                    config.faultPoint(), config.faultNth(), config.workerSchedIdle());
             Speculator speculator = new Speculator(SpeculatorConfig.defaults());
-            Planner p = new Planner(ring, speculator, channels, pinned, counters, config.memoryBudgetBytes(), w);
+            Planner p = new Planner(ring, speculator, channels, pinned, counters, config.memoryBudgetBytes(), w,
+                    config.workerSchedIdle());
             workers = w;
             planner = p;
             w.start();

@@ -25,6 +25,12 @@ import dev.pipellm.speculator.predict.Speculator;
  */
 final class Planner implements EventSink, Runnable {
     private static final int DRAIN_BATCH = 4096;
+    /**
+     * How many predicted copies ahead slots are made: far enough for the workers to run ahead of the
+     * copies (weight streaming needs the next layer or two), near enough that an unpredicted copy
+     * shifts few of them (each slot is kept at its sequence until its IV passes, see plan()).
+     */
+    private static final int LOOKAHEAD_COPIES = 8;
     private static final int SHAPES = 64;
 
     private final EventRing ring;
@@ -42,7 +48,6 @@ final class Planner implements EventSink, Runnable {
     /** Largest message seen: the driver's chunk size once a multi-message copy went by. */
     private long chunk;
     private boolean replan;
-    private int round;
     private final long[] shapeSrc = new long[SHAPES];
     private final long[] shapePitch = new long[SHAPES];
     private final long[] shapeWidth = new long[SHAPES];
@@ -51,8 +56,11 @@ final class Planner implements EventSink, Runnable {
     private volatile boolean stopped;
     private boolean warnedError;
 
+    private final boolean idleClass;
+
     Planner(EventRing ring, Speculator speculator, Channels channels, PinnedRanges pinned, Counters counters,
-            long budgetBytes, EncryptWorkers workers) {
+            long budgetBytes, EncryptWorkers workers, boolean idleClass) {
+        this.idleClass = idleClass;
         this.ring = ring;
         this.speculator = speculator;
         this.prediction = speculator.newPredictionBuffer();
@@ -77,7 +85,7 @@ final class Planner implements EventSink, Runnable {
 
     @Override
     public void run() {
-        dev.pipellm.agent.evp.IdleScheduling.enterIdleClass();
+        if (idleClass) dev.pipellm.agent.evp.IdleScheduling.enterIdleClass();
         int idle = 0;
         while (running) {
             try {
@@ -167,13 +175,12 @@ final class Planner implements EventSink, Runnable {
                 return;
             }
         }
-        round++;
         speculator.predict(prediction);
         long appSeq = ch.seq.get();
         long maxAhead = Math.min(Channel.WINDOW - 2, pool.size());
         long cursor = ch.learnedSeq + ch.pendingMessages;
         boolean full = false;
-        for (int c = 0; c < prediction.copyCount() && !full; c++) {
+        for (int c = 0; c < prediction.copyCount() && c < LOOKAHEAD_COPIES && !full; c++) {
             cursor += prediction.copyGapBefore(c);
             long bytes = prediction.copyBytes(c);
             long host = prediction.copyHost(c);
@@ -203,10 +210,6 @@ final class Planner implements EventSink, Runnable {
                 }
             }
         }
-        // what this plan no longer wants
-        for (Slot s : pool.slots) {
-            if (s.channel == ch && s.planRound != round && s.seq > ch.seq.get()) relinquish(s, StatCounter.RELINQUISHED_SLOTS);
-        }
     }
 
     private int shapeOf(long host, long bytes) {
@@ -221,13 +224,10 @@ final class Planner implements EventSink, Runnable {
         Slot cur = ch.slotAt(seq);
         if (cur != null) {
             int st = cur.state();
-            boolean live = st == Slot.PLANNED || st == Slot.ENCRYPTING || st == Slot.READY;
-            if (live && cur.channel == ch && cur.seq == seq && cur.epoch == ch.epoch && cur.src == src
-                    && cur.spitch == pitch && cur.width == width && cur.offset == off && cur.length == len) {
-                cur.planRound = round;
-                return true;
-            }
-            if (live && cur.channel == ch) relinquish(cur, StatCounter.RELINQUISHED_SLOTS);
+            // A live slot keeps its sequence even when this plan puts another message there: plans
+            // move with every unpredicted copy, and the copy it was made for may still come (NOPs can
+            // reach it). It is dropped when its IV passes.
+            if (st != Slot.FREE && st != Slot.DROPPED && cur.channel == ch && cur.seq == seq) return true;
         }
         long lo = src + (off / width) * pitch + off % width;
         long endOff = off + len - 1;
@@ -245,7 +245,6 @@ final class Planner implements EventSink, Runnable {
         s.offset = off;
         s.length = len;
         s.setIv(iv);
-        s.planRound = round;
         s.set(Slot.PLANNED);
         ch.setSlot(seq, s);
         if (!workers.offer(s)) {

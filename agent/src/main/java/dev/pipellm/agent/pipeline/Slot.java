@@ -66,8 +66,6 @@ public final class Slot {
     long width;
     long offset;
     int length;
-    /** Planner: the planning round that last wanted this slot. */
-    int planRound;
 
     Slot(int index, MemorySegment cipher, MemorySegment snapshot) {
         this.index = index;

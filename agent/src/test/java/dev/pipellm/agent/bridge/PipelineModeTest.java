@@ -40,7 +40,7 @@ class PipelineModeTest {
         long mismatches;
 
         Driver(String options, long seed) throws Throwable {
-            shim = new ShimSim("mode=pipellm,workers=1,log=error," + options);
+            shim = new ShimSim("mode=pipellm,workers=1,worker_sched=normal,log=error," + options);
             rekey(new Random(seed));
             ctx = OpenSsl.newCtx();
             refCtx = OpenSsl.newCtx();
@@ -151,6 +151,11 @@ class PipelineModeTest {
                 }
             }
             assertEquals(0, d.mismatches, "every message is OpenSSL's, byte for byte");
+            System.out.printf("steady: %d messages, fast %d, planned %d, relinquished %d, stale %d, diverged %d,"
+                    + " wasted %d bytes%n", d.messages, d.count(StatCounter.FAST_PATH_MESSAGES),
+                    d.count(StatCounter.PLANNED_SLOTS), d.count(StatCounter.RELINQUISHED_SLOTS),
+                    d.count(StatCounter.STALE_SLOTS), d.count(StatCounter.DIVERGED_MESSAGES),
+                    d.count(StatCounter.WASTED_ENCRYPTED_BYTES));
             long fast = d.count(StatCounter.FAST_PATH_MESSAGES) - fast0;
             long msgs = d.messages - msgs0;
             assertTrue(fast >= 0.9 * msgs, "fast path after warm-up: " + fast + " of " + msgs);
