@@ -34,9 +34,8 @@ public final class AgentRuntime {
                 ? EngineWarmUp.comparingWithOpenSsl(() -> counters.get(StatCounter.H2D_MESSAGES)
                         + counters.get(StatCounter.D2H_MESSAGES))
                 : EngineWarmUp.alreadyWarm();
-        this.pipeline = config.mode() == Mode.PIPELLM ? new Pipeline(config, counters,
-                real.function(real.ids().cudaMemcpyAsync), real.function(real.ids().cudaMalloc),
-                real.function(real.ids().cudaStreamCreateWithFlags)) : null;
+        this.pipeline = config.mode() == Mode.PIPELLM ? new Pipeline(config, counters, real::function,
+                real.ids().cudaMemcpyAsync, real.ids().cudaMalloc, real.ids().cudaStreamCreateWithFlags) : null;
         this.evp = new EvpMessages(config, counters, errors, real, warmUp, pipeline);
         this.copies = pipeline != null ? new PipelineCopyHooks(pipeline) : CopyHooks.NONE;
         this.stats = new StatsReporter(config, counters, errors);

@@ -22,7 +22,7 @@ import dev.pipellm.speculator.predict.SpeculatorConfig;
  * and every message takes the slow path.
  */
 public final class Pipeline {
-    private static final long ENGINE_WARM_UP_NANOS = 0;
+    private static final long ENGINE_WARM_UP_NANOS = GcmEngineSelector.DEFAULT_WARM_UP_NANOS;
 
     final Config config;
     final Counters counters;
@@ -39,11 +39,13 @@ public final class Pipeline {
     private volatile Planner planner;
     private volatile boolean active;
 
-    public Pipeline(Config config, Counters counters, long memcpyAsync, long malloc, long streamCreate) {
+    /** {@code real}: the shim's real functions by hook id; ids of the CUDA functions NOPs call. */
+    public Pipeline(Config config, Counters counters, java.util.function.IntToLongFunction real, int memcpyAsyncId,
+                    int mallocId, int streamCreateId) {
         this.config = config;
         this.counters = counters;
         this.jfr = new PipelineJfr(config.jfr());
-        this.nops = new Nops(memcpyAsync, malloc, streamCreate);
+        this.nops = new Nops(real, memcpyAsyncId, mallocId, streamCreateId);
         this.maxNops = SpeculatorConfig.defaults().relinquishCostNops;
     }
 
@@ -142,16 +144,21 @@ public final class Pipeline {
             if (ts.nopChannel != ch) ts.nopMiss = true;
             return null;   // a NOP is never committed from a slot
         }
-        if (ts.inCopy && ts.copyDirection == 1) channels.noteStream(ts.copyStream, ch);
+        boolean knownCopy = ts.inCopy && ts.copyDirection == 1;
+        if (knownCopy) channels.noteStream(ts.copyStream, ch);
         Slot s = ch.slotAt(seq);
-        return s != null && s.tryClaim(ch, ch.epoch, seq, ivAddress) ? s : null;
+        // a slot made for another copy (a plan that moved) is left alone: it would only diverge
+        if (s == null || (knownCopy && (s.src != ts.copySrc || s.offset != ts.copyOffset))) return null;
+        return s.tryClaim(ch, ch.epoch, seq, ivAddress) ? s : null;
     }
 
     /** The driver finished message {@code seq}: an event for the planner. */
     public void messageFinished(Channel ch, long seq, long firstSrc, int length) {
         ThreadState ts = threads.get();
-        boolean fromCopy = ts.inCopy && ts.nopChannel == null;
-        ring.onEvent(PipelineEvents.MESSAGE, 1, firstSrc, seq, length, ch.id, fromCopy ? 1 : 0);
+        int origin = ts.nopChannel != null ? PipelineEvents.FROM_NOP
+                : ts.inCopy ? PipelineEvents.FROM_COPY : PipelineEvents.FROM_DRIVER;
+        if (origin == PipelineEvents.FROM_COPY) ts.copyOffset += length;
+        ring.onEvent(PipelineEvents.MESSAGE, 1, firstSrc, seq, length, ch.id, origin);
     }
 
     /** A committed (or abandoned) slot goes back to the pool. */

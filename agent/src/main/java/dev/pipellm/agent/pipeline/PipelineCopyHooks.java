@@ -49,6 +49,7 @@ public final class PipelineCopyHooks extends CopyHooks {
         ts.copyStream = stream;
         ts.copySrc = src;
         ts.copyBytes = bytes;
+        ts.copyOffset = 0;
         ts.copyDirection = dir == CopyDirection.H2D ? 1 : 0;
         int sid = Channels.streamId(stream);
         int tid = (int) Thread.currentThread().threadId();

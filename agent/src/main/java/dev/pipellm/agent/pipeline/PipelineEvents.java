@@ -9,10 +9,16 @@ import dev.pipellm.speculator.event.EventType;
 final class PipelineEvents {
     /**
      * An H2D EVP message the driver finished: hostAddress = source of its first update, deviceAddress =
-     * its sequence on the channel, bytes = its length, stream = the channel's id, thread = 1 when a
-     * CUDA-level copy of the agent's covered it (0: the driver reached it another way).
+     * its sequence on the channel, bytes = its length, stream = the channel's id, thread = where it
+     * came from: {@link #FROM_COPY}, {@link #FROM_DRIVER} or {@link #FROM_NOP}.
      */
     static final int MESSAGE = 100;
+    /** A message of a CUDA-level copy the agent saw in on_copy. */
+    static final int FROM_COPY = 1;
+    /** A message the driver made without a copy the agent saw (driver API, another path). */
+    static final int FROM_DRIVER = 0;
+    /** One of the agent's own NOPs. */
+    static final int FROM_NOP = 2;
     /** The shape of the next 2D copy: hostAddress = source, deviceAddress = source pitch, bytes = width. */
     static final int SHAPE = 101;
 

@@ -126,7 +126,7 @@ final class Planner implements EventSink, Runnable {
     @Override
     public void onEvent(int type, int direction, long host, long device, long bytes, int stream, int thread) {
         switch (type) {
-            case PipelineEvents.MESSAGE -> onMessage(host, device, bytes, stream, thread != 0);
+            case PipelineEvents.MESSAGE -> onMessage(host, device, bytes, stream, thread);
             case PipelineEvents.SHAPE -> {
                 int i = shapeNext++ & (SHAPES - 1);
                 shapeSrc[i] = host;
@@ -146,12 +146,12 @@ final class Planner implements EventSink, Runnable {
         }
     }
 
-    private void onMessage(long src, long seq, long len, int channelId, boolean fromCopy) {
+    private void onMessage(long src, long seq, long len, int channelId, int origin) {
         Channel ch = channels.byId(channelId);
         if (ch == null || ch.retired) return;
-        if (len > chunk) chunk = len;
-        if (!fromCopy) speculator.onEvent(EventType.COPY, CopyDirection.H2D, src, 0, len, -1, 0);
-        if (fromCopy && ch.pendingMessages > 0) ch.pendingMessages--;
+        if (origin != PipelineEvents.FROM_NOP && len > chunk) chunk = len;
+        if (origin == PipelineEvents.FROM_DRIVER) speculator.onEvent(EventType.COPY, CopyDirection.H2D, src, 0, len, -1, 0);
+        if (origin == PipelineEvents.FROM_COPY && ch.pendingMessages > 0) ch.pendingMessages--;
         if (seq > ch.learnedSeq && ch.ivOf(seq, iv)) {
             long skipped = ch.learnedSeq == 0 ? 0 : seq - ch.learnedSeq - 1;
             ch.learner.observe(iv, skipped);

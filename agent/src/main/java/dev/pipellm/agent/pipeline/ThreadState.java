@@ -12,6 +12,8 @@ final class ThreadState {
     long copyBytes;
     int copyDirection;
     boolean inCopy;
+    /** Bytes of the current copy's messages finished so far (the next message's offset in the copy). */
+    long copyOffset;
 
     /** The channel whose activeCopies this copy counted itself in, or null. */
     Channel activeOn;
