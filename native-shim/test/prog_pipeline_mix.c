@@ -9,6 +9,11 @@
  *                          [--cycles C] [--layers L] [--layer-min BYTES] [--layer-max BYTES]
  *                          [--break-expected]
  *   --pattern mix     (default) N operations drawn from the patterns below, split over the threads
+ *   --warm-up-fast F  first stream the layers (steady cycles) until the agent's statistics
+ *                     (PIPELLM_STATS, rewritten every PIPELLM_STATS_INTERVAL_MS) show F fast-path
+ *                     messages, at most 30 s: the part after it runs on a warm pipeline. With
+ *                     --pattern steady, prints "steady measured fast=X h2d=Y": the agent's fast-path
+ *                     and H2D messages of the C measured cycles alone.
  *   --pattern steady  FlexGen-style weight streaming only: C cycles over L layers, same order,
  *                     nothing else between them (the workload a pipeline must serve from its slots)
  *   --threads 2       a second host thread runs its own mix at the same time, on its own streams
@@ -59,7 +64,10 @@
 #define KIB 1024u
 #define MIB (1024u * 1024u)
 
+#include "agent_stats.h"
+
 static unsigned long long seed = 1;
+static long warm_up_fast = -1;
 static long total_ops = 60, cycles = 10;
 static int nthreads = 1, nlayers = 0, steady, break_expected;
 static size_t layer_min = 256 * KIB, layer_max = 3 * MIB;
@@ -612,11 +620,43 @@ static void run_steady(worker *w) {
     }
 }
 
+/* Steady cycles until the agent reports warm_up_fast fast-path messages (bounded). */
+static void warm_up(worker *w) {
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long cycles_done = 0;
+    for (;;) {
+        w->what = "warm-up weight cycle";
+        for (int i = 0; i < w->nl; i++) copy_layer(w, i);
+        settle(w);
+        cycles_done++;
+        if (agent_stat("fast_path_messages") >= warm_up_fast) break;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec > 30) {
+            printf("mix warm-up: no %ld fast-path messages after 30 s (%ld cycles)\n", warm_up_fast, cycles_done);
+            return;
+        }
+    }
+    printf("mix warm-up: %ld cycles\n", cycles_done);
+}
+
 static void *run_worker(void *arg) {
     worker *w = arg;
     setup(w);
+    if (warm_up_fast >= 0 && w->id == 0) warm_up(w);
+    long fast0 = 0, h2d0 = 0;
+    if (steady && warm_up_fast >= 0) {
+        agent_stats_settle();
+        fast0 = agent_stat("fast_path_messages");
+        h2d0 = agent_stat("h2d_messages");
+    }
     if (steady) run_steady(w);
     else run_mix(w);
+    if (steady && warm_up_fast >= 0) {
+        agent_stats_settle();
+        printf("steady measured fast=%ld h2d=%ld\n", agent_stat("fast_path_messages") - fast0,
+               agent_stat("h2d_messages") - h2d0);
+    }
     final_check(w);
     return NULL;
 }
@@ -635,7 +675,7 @@ static size_t parse_bytes(const char *v) {
 
 static void usage(void) {
     fprintf(stderr, "usage: prog_pipeline_mix [--seed S] [--ops N] [--threads 1|2] [--pattern mix|steady] [--cycles C]"
-                    " [--layers L] [--layer-min BYTES] [--layer-max BYTES] [--break-expected]\n");
+                    " [--layers L] [--layer-min BYTES] [--layer-max BYTES] [--warm-up-fast F] [--break-expected]\n");
     exit(3);
 }
 
@@ -652,6 +692,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--layers")) nlayers = atoi(v);
         else if (!strcmp(a, "--layer-min")) layer_min = parse_bytes(v);
         else if (!strcmp(a, "--layer-max")) layer_max = parse_bytes(v);
+        else if (!strcmp(a, "--warm-up-fast")) warm_up_fast = atol(v);
         else if (!strcmp(a, "--pattern") && (!strcmp(v, "mix") || !strcmp(v, "steady"))) steady = !strcmp(v, "steady");
         else usage();
     }

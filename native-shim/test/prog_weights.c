@@ -6,6 +6,10 @@
  * spare IV no small copy took needs a NOP to reach its slot. At the end every layer and the last
  * small copy are read back and compared.
  *
+ * SEED 0: no small copies (steady weight streaming). WARM (environment PROG_WEIGHTS_WARM_UP_FAST=F):
+ * first stream until the agent's statistics show F fast-path messages (agent_stats.h, at most 60 s),
+ * then run the CYCLES measured cycles and print "weights measured fast=X h2d=Y nop=Z" for them alone.
+ *
  * Usage: prog_weights LAYERS LAYER_BYTES CYCLES SEED [COMPUTE_US]: COMPUTE_US of modelled compute
  * per layer (simgpu's simgpuStreamCompute, looked up at run time) after each layer's copy, waited for
  * at the end of each cycle, as an inference step would. Prints "weights ok messages=N" and exits 0;
@@ -16,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "agent_stats.h"
 
 #define CK(x)                                                                               \
     do {                                                                                    \
@@ -47,6 +54,7 @@ int main(int argc, char **argv) {
     int layers = atoi(argv[1]), cycles = atoi(argv[3]);
     size_t bytes = strtoull(argv[2], NULL, 0);
     rng = strtoull(argv[4], NULL, 0);
+    int steady = rng == 0;
     if (layers < 2 || bytes < 64 || cycles < 1) return 2;
     char **host = calloc((size_t)layers, sizeof *host), *dev, *small_dev, *small, *back = malloc(bytes);
     CK(cudaMalloc((void **)&dev, bytes * (size_t)layers));
@@ -59,19 +67,33 @@ int main(int argc, char **argv) {
     cudaStream_t s;
     CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
     long messages = 0;
-    for (int c = 0; c < cycles; c++) {
-        int before = (int)(next_rand() % (unsigned)layers);
-        for (int l = 0; l < layers; l++) {
-            if (l == before) {
-                for (int i = 0; i < 64; i++) small[i] = (char)next_rand();
-                CK(cudaMemcpyAsync(small_dev, small, 64, cudaMemcpyHostToDevice, s));
-                messages++;
+    const char *warm = getenv("PROG_WEIGHTS_WARM_UP_FAST");
+    long warm_fast = warm ? atol(warm) : -1, fast0 = 0, h2d0 = 0, nop0 = 0;
+    for (int phase = warm_fast >= 0 ? 0 : 1; phase < 2; phase++) {
+        time_t t0 = time(NULL);
+        for (int c = 0; phase == 1 ? c < cycles : agent_stat("fast_path_messages") < warm_fast && time(NULL) - t0 < 60; c++) {
+            int before = steady ? -1 : (int)(next_rand() % (unsigned)layers);
+            for (int l = 0; l < layers; l++) {
+                if (l == before) {
+                    for (int i = 0; i < 64; i++) small[i] = (char)next_rand();
+                    CK(cudaMemcpyAsync(small_dev, small, 64, cudaMemcpyHostToDevice, s));
+                    messages++;
+                }
+                CK(cudaMemcpyAsync(dev + (size_t)l * bytes, host[l], bytes, cudaMemcpyHostToDevice, s));
+                messages += (long)((bytes + (1u << 20) - 1) >> 20);
+                if (compute_ns) CK(compute(s, compute_ns));
             }
-            CK(cudaMemcpyAsync(dev + (size_t)l * bytes, host[l], bytes, cudaMemcpyHostToDevice, s));
-            messages += (long)((bytes + (1u << 20) - 1) >> 20);
-            if (compute_ns) CK(compute(s, compute_ns));
+            CK(cudaStreamSynchronize(s));
         }
-        CK(cudaStreamSynchronize(s));
+        if (warm_fast >= 0) {
+            agent_stats_settle();
+            long fast = agent_stat("fast_path_messages"), h2d = agent_stat("h2d_messages"), nop = agent_stat("nop_messages");
+            if (phase == 0) {
+                fast0 = fast, h2d0 = h2d, nop0 = nop;
+            } else {
+                printf("weights measured fast=%ld h2d=%ld nop=%ld\n", fast - fast0, h2d - h2d0, nop - nop0);
+            }
+        }
     }
     for (int l = 0; l < layers; l++) {
         CK(cudaMemcpy(back, dev + (size_t)l * bytes, bytes, cudaMemcpyDeviceToHost));
@@ -81,7 +103,7 @@ int main(int argc, char **argv) {
         }
     }
     CK(cudaMemcpy(back, small_dev, 64, cudaMemcpyDeviceToHost));
-    if (memcmp(back, small, 64)) {
+    if (!steady && memcmp(back, small, 64)) {
         fprintf(stderr, "prog_weights: the last small copy differs on the device\n");
         return 1;
     }

@@ -132,8 +132,8 @@ final class EncryptWorkers {
                 throw new IllegalStateException("inject_fault=worker_death:" + faultN + " (test only)");
             }
             if (fault == FaultPoint.WORKER_SLOW) Thread.sleep(faultN);
-            if (s.seq <= s.channel.seq.get() + 1) {
-                // the driver is at (or one message before) this slot's IV: it would not be ready in time
+            if (s.seq <= s.channel.seq.get()) {
+                // the driver has already started this slot's message: it can only be wasted
                 finishUnused(s, StatCounter.RELINQUISHED_SLOTS, 0);
                 return;
             }

@@ -22,7 +22,7 @@ import dev.pipellm.speculator.predict.SpeculatorConfig;
  * and every message takes the slow path.
  */
 public final class Pipeline {
-    private static final long ENGINE_WARM_UP_NANOS = GcmEngineSelector.DEFAULT_WARM_UP_NANOS;
+    private static final long ENGINE_WARM_UP_NANOS = 0;
 
     final Config config;
     final Counters counters;
