@@ -49,7 +49,7 @@ void pl_resolve_crypto(void);
 
 /* ---- options (shim_options.c) ---- */
 /* The mode when no PIPELLM_MODE or agent option mode is given (handed to Java like any other). */
-#define PL_DEFAULT_MODE "passthrough"
+#define PL_DEFAULT_MODE "pipellm"
 typedef struct pl_options {
     char mode[64];            /* "off" (C starts no agent), else the value as given: Java validates it */
     int fail_closed;

@@ -71,7 +71,7 @@ check exit_code_passes_through 7 "" "" -- "$pipellm" run --sim -- sh -c 'exit 7'
 check cc_is_on_by_default 0 "^on$" "" -- "$pipellm" run --sim -- sh -c 'echo "$SIMGPU_CC"'
 check cc_off_is_passed 0 "^off$" "" -- "$pipellm" run --sim --cc off -- sh -c 'echo "$SIMGPU_CC"'
 check caller_ld_preload_is_kept 0 "^$bin/libtamper_count.so$" "" -- \
-    env LD_PRELOAD="$bin/libtamper_count.so" "$pipellm" run --sim -- sh -c 'echo "$LD_PRELOAD"'
+    env LD_PRELOAD="$bin/libtamper_count.so" "$pipellm" run --sim --mode off -- sh -c 'echo "$LD_PRELOAD"'
 check preloaded_interposer_reaches_the_driver_of_an_nvcc_binary 4 "" "failed authentication" -- \
     env LD_PRELOAD="$bin/libtamper_flip.so" "$pipellm" run --sim -- "$bin/prog_nvcc_roundtrip"
 check malformed_simgpu_variable_is_named 1 "no device" "SIMGPU_PCIE_GBPS='fast' is not valid" -- \
@@ -104,7 +104,7 @@ check not_executable_command_exits_126 126 "" "^pipellm: run: command '$root/REA
 check directory_as_command_exits_126 126 "" "is not executable" -- "$pipellm" run "$tmp"
 
 # run: the mode comes from --mode, else PIPELLM_MODE, else off
-check mode_is_off_by_default 0 "^\[\]$" "" -- "$pipellm" run --sim sh -c 'echo "[${LD_PRELOAD:-}]"'
+check mode_is_pipellm_by_default 0 "^pipellm .*libpipellm\.so$" "" -- "$pipellm" run --sim sh -c 'echo "$PIPELLM_MODE $LD_PRELOAD"'
 check pipellm_mode_variable_is_the_default 0 "^sync .*libpipellm\.so$" "" -- \
     env PIPELLM_MODE=sync "$pipellm" run --sim sh -c 'echo "$PIPELLM_MODE $LD_PRELOAD"'
 check mode_option_wins_over_the_variable 0 "^off \[\]$" "" -- \
@@ -126,10 +126,11 @@ check bad_workers_option_stops_before_the_command 2 "!ran" "PIPELLM_WORKERS" -- 
 check bad_fail_closed_option_stops_before_the_command 2 "!ran" "PIPELLM_FAIL_CLOSED" -- \
     env PIPELLM_FAIL_CLOSED=maybe "$pipellm" run --sim --mode passthrough echo ran
 check good_options_pass_the_check 0 "^ran$" "" -- env PIPELLM_WORKERS=4 PIPELLM_FAIL_CLOSED=0 "$pipellm" run --sim --mode sync echo ran
-check options_are_not_checked_in_mode_off 0 "^ran$" "" -- env PIPELLM_WORKERS=0 "$pipellm" run --sim echo ran
+check options_are_not_checked_in_mode_off 0 "^ran$" "" -- env PIPELLM_WORKERS=0 "$pipellm" run --sim --mode off echo ran
+check options_are_checked_in_the_default_mode 2 "!ran" "PIPELLM_WORKERS" -- env PIPELLM_WORKERS=0 "$pipellm" run --sim echo ran
 check summary_is_on_under_pipellm 0 "^1$" "" -- "$pipellm" run --sim --mode passthrough -- sh -c 'echo $PIPELLM_SUMMARY'
 check caller_summary_is_kept 0 "^0$" "" -- env PIPELLM_SUMMARY=0 "$pipellm" run --sim --mode passthrough sh -c 'echo $PIPELLM_SUMMARY'
-check summary_is_not_set_in_mode_off 0 "^\[unset\]$" "" -- "$pipellm" run --sim sh -c 'echo "[${PIPELLM_SUMMARY-unset}]"'
+check summary_is_not_set_in_mode_off 0 "^\[unset\]$" "" -- "$pipellm" run --sim --mode off sh -c 'echo "[${PIPELLM_SUMMARY-unset}]"'
 
 # version, help and unknown arguments of every command
 check version_option 0 "^pipellm $version$" "" -- "$pipellm" --version

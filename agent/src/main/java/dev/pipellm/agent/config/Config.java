@@ -20,7 +20,7 @@ import java.util.Map;
 public final class Config {
     public static final String MODE_KEY = "mode";
     public static final String MODE_ENV = "PIPELLM_MODE";
-    public static final Mode MODE_DEFAULT = Mode.PASSTHROUGH;
+    public static final Mode MODE_DEFAULT = Mode.PIPELLM;
 
     public static final String LOG_KEY = "log";
     public static final String LOG_ENV = "PIPELLM_LOG";

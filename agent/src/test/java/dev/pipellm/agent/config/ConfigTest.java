@@ -21,12 +21,14 @@ class ConfigTest {
     void shouldUseDefaultsWhenOptionsAreEmpty() throws Exception {
         for (String s : new String[] {null, "", " ", ",,"}) {
             Config c = Config.parse(s);
-            assertEquals(Mode.PASSTHROUGH, c.mode());
+            assertEquals(Mode.PIPELLM, c.mode());
             assertEquals(LogLevel.WARN, c.log());
             assertEquals("", c.statsPath());
             assertFalse(c.failClosed());
-            assertEquals(1, c.workers());
+            assertEquals(Math.max(1, Runtime.getRuntime().availableProcessors() - 1), c.workers());
             assertEquals(256L << 20, c.memoryBudgetBytes());
+            assertTrue(c.workerSchedIdle());
+            assertFalse(c.jfr());
             assertEquals(FaultPoint.NONE, c.faultPoint());
         }
     }
