@@ -68,7 +68,7 @@ public final class Pipeline {
                     config.faultPoint(), config.faultNth(), config.workerSchedIdle());
             Speculator speculator = new Speculator(SpeculatorConfig.defaults());
             Planner p = new Planner(ring, speculator, channels, pinned, counters, config.memoryBudgetBytes(), w,
-                    config.workerSchedIdle());
+                    config.workerSchedIdle(), jfr);
             workers = w;
             planner = p;
             w.start();
@@ -182,7 +182,7 @@ public final class Pipeline {
             int st = s.state();
             if (st != Slot.FREE && st != Slot.COMMITTING && st != Slot.DROPPED && s.channel != null && s.length > 0
                     && s.overlaps(lo, hi)) {
-                Planner.relinquish(s, StatCounter.STALE_SLOTS, counters);
+                Planner.relinquish(s, StatCounter.STALE_SLOTS, counters, jfr);
             }
         }
     }

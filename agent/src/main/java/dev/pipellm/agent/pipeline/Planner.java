@@ -57,10 +57,12 @@ final class Planner implements EventSink, Runnable {
     private boolean warnedError;
 
     private final boolean idleClass;
+    private final PipelineJfr jfr;
 
     Planner(EventRing ring, Speculator speculator, Channels channels, PinnedRanges pinned, Counters counters,
-            long budgetBytes, EncryptWorkers workers, boolean idleClass) {
+            long budgetBytes, EncryptWorkers workers, boolean idleClass, PipelineJfr jfr) {
         this.idleClass = idleClass;
+        this.jfr = jfr;
         this.ring = ring;
         this.speculator = speculator;
         this.prediction = speculator.newPredictionBuffer();
@@ -270,19 +272,23 @@ final class Planner implements EventSink, Runnable {
     }
 
     /** Drops a slot that is not being committed; true if this call dropped it. */
-    static boolean relinquish(Slot s, StatCounter why, Counters counters) {
+    static boolean relinquish(Slot s, StatCounter why, Counters counters, PipelineJfr jfr) {
+        Channel ch = s.channel;
+        long seq = s.seq;
+        int length = s.length;
         if (s.cas(Slot.READY, Slot.FREE)) {
-            counters.add(StatCounter.WASTED_ENCRYPTED_BYTES, s.length);
+            counters.add(StatCounter.WASTED_ENCRYPTED_BYTES, length);
         } else if (!s.cas(Slot.PLANNED, Slot.FREE) && !s.cas(Slot.ENCRYPTING, Slot.DROPPED)) {
             return false;
         }
         counters.increment(why);
+        if (ch != null) jfr.relinquish(ch.id, seq, length, why.key);
         if (s.channel != null) s.channel.clearSlot(s.seq, s);
         return true;
     }
 
     private boolean relinquish(Slot s, StatCounter why) {
-        return relinquish(s, why, counters);
+        return relinquish(s, why, counters, jfr);
     }
 
     private void dropAll() {

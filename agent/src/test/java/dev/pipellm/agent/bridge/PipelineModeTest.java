@@ -277,6 +277,40 @@ class PipelineModeTest {
     }
 
     @Test
+    void jfrEventsAreRecordedOnlyWhenAskedFor() throws Throwable {
+        for (boolean on : new boolean[] {true, false}) {
+            java.nio.file.Path file = java.nio.file.Files.createTempFile("pipellm-jfr", ".jfr");
+            try (jdk.jfr.Recording rec = new jdk.jfr.Recording();
+                 Driver d = new Driver(on ? "jfr=1" : "jfr=0", 8)) {
+                rec.enable("dev.pipellm.Commit");
+                rec.enable("dev.pipellm.Relinquish");
+                rec.start();
+                assertTrue(d.shim.runtime.pipeline().startNow());
+                MemorySegment[] w = new MemorySegment[3];
+                for (int l = 0; l < w.length; l++) {
+                    w[l] = d.pinned(CHUNK);
+                    fill(w[l], 80 + l);
+                }
+                for (int cycle = 0; cycle < 20; cycle++) {
+                    for (MemorySegment m : w) {
+                        if (cycle > 5) d.awaitReady(1);
+                        d.copy(m.address(), CHUNK, 0x58);
+                    }
+                }
+                rec.stop();
+                rec.dump(file);
+                long commits = jdk.jfr.consumer.RecordingFile.readAllEvents(file).stream()
+                        .filter(e -> e.getEventType().getName().equals("dev.pipellm.Commit")).count();
+                long fast = d.count(StatCounter.FAST_PATH_MESSAGES);
+                assertTrue(fast > 0);
+                assertEquals(on ? fast : 0, commits, "one Commit event per fast-path message, only with jfr=1");
+            } finally {
+                java.nio.file.Files.deleteIfExists(file);
+            }
+        }
+    }
+
+    @Test
     void aWorkerThatDiesLeavesTheSlowPathToDoTheRest() throws Throwable {
         try (Driver d = new Driver("inject_fault=worker_death:3", 5)) {
             assertTrue(d.shim.runtime.pipeline().startNow());
