@@ -519,6 +519,11 @@ class StreamingGcmTest {
         assertArrayEquals(msg, back);
     }
 
+    @Test
+    void shouldPassItsOwnSelfTest() {
+        assertEquals(null, GcmSelfTest.runStreaming(StreamingGcm::create));
+    }
+
     private static byte[] concat(byte[] a, byte[] b) {
         byte[] r = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, r, a.length, b.length);
