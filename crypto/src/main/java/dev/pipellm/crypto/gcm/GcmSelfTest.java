@@ -41,8 +41,7 @@ import java.util.function.Supplier;
  * <p><b>Run it warm.</b> On a cold JVM SunJCE's GCM runs its Java fallback: the AVX2/AVX-512 stubs, where
  * JDK-8371864 was, are used only once C2 has compiled their callers. A self-test run before the warm-up therefore
  * checks the wrong code (and takes ~1 s instead of ~0.2 s for {@link #run}); {@link GcmEngineSelector} warms the
- * JDK engine up first, and callers of {@link #runStreaming} should run it after the {@link StreamingGcm}
- * warm-up.
+ * JDK engine up first, and callers of {@link #runStreaming} should run it after {@link StreamingGcm#warmUp}.
  *
  * <p>Runs once per engine at selection; allocates freely.
  */

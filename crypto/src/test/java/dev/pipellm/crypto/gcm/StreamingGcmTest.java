@@ -520,6 +520,17 @@ class StreamingGcmTest {
     }
 
     @Test
+    void shouldRunItsWarmUpAndThenPassItsSelfTest() {
+        JdkGcmEngine.WarmUpReport report = StreamingGcm.warmUp(2_000_000_000L);
+        System.out.printf("StreamingGcm.warmUp: %d messages in %d ms, %.2f GB/s, fast=%s%n", report.messages(),
+                report.nanos() / 1_000_000, report.lastGbps(), report.reachedFastPath());
+        assertTrue(report.messages() > 0);
+        long t0 = System.nanoTime();
+        assertEquals(null, GcmSelfTest.runStreaming(StreamingGcm::create));
+        System.out.printf("GcmSelfTest.runStreaming after the warm-up: %d ms%n", (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    @Test
     void shouldPassItsOwnSelfTest() {
         assertEquals(null, GcmSelfTest.runStreaming(StreamingGcm::create));
     }
