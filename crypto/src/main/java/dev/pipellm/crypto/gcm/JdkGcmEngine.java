@@ -4,7 +4,6 @@ import dev.pipellm.crypto.key.GcmKey;
 
 import javax.crypto.AEADBadTagException;
 import javax.crypto.Cipher;
-import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -45,7 +44,8 @@ import java.util.concurrent.atomic.LongAdder;
  * arrays have reached the largest message size. SunJCE itself allocates about 800 bytes in every
  * {@code Cipher.init} (its GCMEncrypt/GCTR/GHASH objects and key/IV clones; see GaloisCounterMode.init and
  * initEngine); no public API avoids that, so the engine's per-message allocation equals SunJCE's own and does
- * not grow with message size. We do avoid the GCMParameterSpec per message by reusing a mutable subclass.
+ * not grow with message size. We do avoid the GCMParameterSpec per message by reusing a mutable subclass
+ * ({@link ReusableSpecs}).
  *
  * <p><b>IV reuse.</b> SunJCE refuses to re-init a cipher for encryption with the (key, IV) of its previous
  * encryption. The engine's contract allows that (see {@link GcmEngine}), so in that case it first re-arms the
@@ -382,31 +382,11 @@ public final class JdkGcmEngine implements GcmEngine {
         return OK;
     }
 
-    /** A GCMParameterSpec whose IV we overwrite in place, so no spec is allocated per message. */
-    private static final class MutableGcmSpec extends GCMParameterSpec {
-        final byte[] iv = new byte[IV_BYTES];
-
-        MutableGcmSpec() {
-            super(TAG_BYTES * 8, new byte[IV_BYTES]);
-        }
-
-        @Override
-        public byte[] getIV() {
-            // SunJCE keeps what it gets as its "last IV", so it must be a copy, as in GCMParameterSpec.
-            return iv.clone();
-        }
-
-        @Override
-        public int getTLen() {
-            return TAG_BYTES * 8;
-        }
-    }
-
     /** One thread's cipher and buffers. Only the owning thread touches it, except close() once quiescent. */
     private static final class ThreadState {
         final Cipher cipher;
-        final MutableGcmSpec spec = new MutableGcmSpec();
-        final MutableGcmSpec scratchSpec = new MutableGcmSpec();
+        final ReusableSpecs.Gcm spec = new ReusableSpecs.Gcm();
+        final ReusableSpecs.Gcm scratchSpec = new ReusableSpecs.Gcm();
         final byte[] chunk = new byte[CHUNK_BYTES];
         /** Last partial block plus tag. */
         final byte[] tail = new byte[16 + TAG_BYTES + 16];
