@@ -2,6 +2,7 @@ package dev.pipellm.agent.bridge;
 
 import dev.pipellm.agent.config.ColdStart;
 import dev.pipellm.agent.config.Config;
+import dev.pipellm.agent.config.FaultPoint;
 import dev.pipellm.agent.config.Mode;
 import dev.pipellm.agent.evp.EngineWarmUp;
 import dev.pipellm.agent.evp.EvpMessages;
@@ -30,10 +31,12 @@ public final class AgentRuntime {
     public AgentRuntime(Config config, RealEvp real, int role) {
         this.config = config;
         this.role = role;
-        this.warmUp = config.mode().agentCrypto() && config.coldStart() == ColdStart.OPENSSL
+        boolean selfTestFault = config.faultPoint() == FaultPoint.SELF_TEST;
+        this.warmUp = !config.mode().agentCrypto() ? EngineWarmUp.alreadyWarm()
+                : config.coldStart() == ColdStart.OPENSSL
                 ? EngineWarmUp.comparingWithOpenSsl(() -> counters.get(StatCounter.H2D_MESSAGES)
-                        + counters.get(StatCounter.D2H_MESSAGES))
-                : EngineWarmUp.alreadyWarm();
+                        + counters.get(StatCounter.D2H_MESSAGES)).failingSelfTest(selfTestFault)
+                : EngineWarmUp.selfTestedNow(selfTestFault);
         this.pipeline = config.mode() == Mode.PIPELLM ? new Pipeline(config, counters, real::function,
                 real.ids().cudaMemcpyAsync, real.ids().cudaMalloc, real.ids().cudaStreamCreateWithFlags) : null;
         this.evp = new EvpMessages(config, counters, errors, real, warmUp, pipeline);

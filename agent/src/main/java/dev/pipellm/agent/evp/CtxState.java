@@ -1,6 +1,8 @@
 package dev.pipellm.agent.evp;
 
+import dev.pipellm.crypto.gcm.StreamingGcm;
 import java.util.Arrays;
+import javax.crypto.spec.SecretKeySpec;
 
 /**
  * What the agent knows about one {@code EVP_CIPHER_CTX}, and the message in flight on it.
@@ -45,7 +47,7 @@ final class CtxState {
     /** An IV was set since the last message started. */
     boolean ivPending;
     int ivLen = DEFAULT_IV_BYTES;
-    final byte[] iv = new byte[GcmStream.IV_BYTES];
+    final byte[] iv = new byte[StreamingGcm.IV_BYTES];
 
     int state = IDLE;
     /** Direction of the current message (1 encrypt). */
@@ -53,10 +55,10 @@ final class CtxState {
     /** False once an in-place update ran: the input of earlier updates is gone, no replay possible. */
     boolean replayable;
     /** Decrypt: the tag set by EVP_CTRL_GCM_SET_TAG for this message. */
-    final byte[] expectedTag = new byte[GcmStream.TAG_BYTES];
+    final byte[] expectedTag = new byte[StreamingGcm.TAG_BYTES];
     int expectedTagLen;
     /** Encrypt: the tag computed at final. */
-    final byte[] tag = new byte[GcmStream.TAG_BYTES];
+    final byte[] tag = new byte[StreamingGcm.TAG_BYTES];
 
     /** Updates of the current message (in, out, inl), for a replay. Grow only when needed. */
     long[] updIn = new long[16];
@@ -81,7 +83,9 @@ final class CtxState {
     long pathNanos;
 
     /** Created on the first message the agent handles on this pooled state, then kept. */
-    GcmStream stream;
+    StreamingGcm stream;
+    /** The JDK key object of {@link #key}: made anew when the key changes, never mutated (StreamingGcm keys by identity). */
+    SecretKeySpec keySpec;
 
     void recordUpdate(long in, long out, int inl) {
         if (updates == updLen.length) {
@@ -123,5 +127,6 @@ final class CtxState {
         coldTimed = false;
         startMessage(false);
         if (stream != null) stream.wipe();
+        keySpec = null;
     }
 }

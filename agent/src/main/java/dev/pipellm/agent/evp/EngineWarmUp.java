@@ -1,7 +1,9 @@
 package dev.pipellm.agent.evp;
 
 import dev.pipellm.agent.log.AgentLog;
+import dev.pipellm.crypto.gcm.StreamingGcm;
 import java.lang.foreign.Arena;
+import javax.crypto.spec.SecretKeySpec;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.LongAdder;
@@ -68,9 +70,34 @@ public final class EngineWarmUp {
         this.quiet = quiet;
     }
 
-    /** Warm from the start: nothing to wait for (cold_start=agent, or a mode without agent crypto). */
+    /** TEST ONLY (inject_fault=self_test): the self-test before the warm-up reports a failure. */
+    private boolean faultSelfTest;
+
+    public EngineWarmUp failingSelfTest(boolean fail) {
+        faultSelfTest = fail;
+        return this;
+    }
+
+    /** Never warm: the agent's AES-GCM failed its self-test, OpenSSL does every message. */
+    public static EngineWarmUp neverWarm() {
+        return new EngineWarmUp(false, () -> false);
+    }
+
+    /** Warm from the start: nothing to wait for (a mode without agent crypto). */
     public static EngineWarmUp alreadyWarm() {
         return new EngineWarmUp(true, () -> true);
+    }
+
+    /**
+     * cold_start=agent: warm from the start once the agent's AES-GCM passed its (cold) self-test at
+     * once; never warm (OpenSSL does every message) when it failed.
+     */
+    public static EngineWarmUp selfTestedNow(boolean injectedFailure) {
+        String failed = StreamSelfTest.runCold(injectedFailure);
+        if (failed == null) return alreadyWarm();
+        AgentLog.logger().warn("pipellm: the agent's AES-GCM failed its self-test ({}): OpenSSL does every driver"
+                + " message", failed);
+        return neverWarm();
     }
 
     /**
@@ -121,6 +148,12 @@ public final class EngineWarmUp {
         if (!IdleScheduling.enterIdleClass()) {
             AgentLog.logger().debug("pipellm: the warm-up thread could not enter SCHED_IDLE: it runs at normal priority");
         }
+        String failed = StreamSelfTest.run(faultSelfTest);
+        if (failed != null) {
+            AgentLog.logger().warn("pipellm: the agent's AES-GCM failed its self-test ({}): OpenSSL does every"
+                    + " driver message", failed);
+            return;
+        }
         try (Bench bench = realBench()) {
             long start = System.nanoTime();
             boolean faster = run(bench, BUDGET_NANOS, ROUND_NANOS);
@@ -169,23 +202,25 @@ public final class EngineWarmUp {
     /** The agent's real path, on native buffers like the driver's. */
     private static final class RealBench implements Bench {
         private final Arena arena = Arena.ofConfined();
-        private final GcmStream stream = new GcmStream();
-        private final byte[] key = new byte[CtxState.KEY_BYTES], iv = new byte[GcmStream.IV_BYTES];
-        private final byte[] tag = new byte[GcmStream.TAG_BYTES];
-        private final byte[] scratch = new byte[64];
+        private final StreamingGcm stream = new StreamingGcm();
+        private final byte[] key = new byte[CtxState.KEY_BYTES], iv = new byte[StreamingGcm.IV_BYTES];
+        private final byte[] tag = new byte[StreamingGcm.TAG_BYTES];
+        private final SecretKeySpec keySpec;
         private final MemorySegment in = arena.allocate(MESSAGE_BYTES, 64), out = arena.allocate(MESSAGE_BYTES, 64);
         private int messages;
 
         RealBench() throws Exception {
             ThreadLocalRandom.current().nextBytes(key);
+            keySpec = new SecretKeySpec(key, "AES");
         }
 
         private void agentMessage(boolean encrypt) throws Exception {
             messages++;
             for (int i = 0; i < 4; i++) iv[i] = (byte) (messages >>> (8 * i));
-            stream.begin(key, messages == 1, iv);
-            EvpMessages.transform(stream, encrypt, in.address(), out.address(), MESSAGE_BYTES);
-            stream.finish(scratch, tag);
+            stream.begin(keySpec, iv, encrypt);
+            EvpMessages.transform(stream, in.address(), out.address(), MESSAGE_BYTES);
+            if (encrypt) stream.finishEncrypt(tag);
+            else stream.finishDecrypt(tag, StreamingGcm.TAG_BYTES);   // a wrong tag: only the time counts
         }
 
         @Override

@@ -14,6 +14,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import dev.pipellm.agent.pipeline.Channel;
 import dev.pipellm.agent.pipeline.Pipeline;
 import dev.pipellm.agent.pipeline.Slot;
+import dev.pipellm.crypto.gcm.StreamingGcm;
+import javax.crypto.spec.SecretKeySpec;
 
 /**
  * The EVP side of the bridge: what the agent does with each intercepted EVP call (shim_bridge.h).
@@ -165,8 +167,8 @@ public final class EvpMessages {
             st.keyKnown = true;
         }
         if (iv != 0) {
-            st.ivPending = st.ivLen == GcmStream.IV_BYTES;
-            if (st.ivPending) NativeMemory.copyIn(iv, st.iv, 0, GcmStream.IV_BYTES);
+            st.ivPending = st.ivLen == StreamingGcm.IV_BYTES;
+            if (st.ivPending) NativeMemory.copyIn(iv, st.iv, 0, StreamingGcm.IV_BYTES);
         }
         if (!st.keyKnown || !st.ivPending) return PASS;
         if (pipeline != null && encrypt && startPipelineMessage(st, iv)) {
@@ -185,9 +187,7 @@ public final class EvpMessages {
         st.startMessage(encrypt);
         st.ivPending = false;
         try {
-            if (st.stream == null) st.stream = new GcmStream();
-            st.stream.begin(st.key, st.keyChanged, st.iv);
-            st.keyChanged = false;
+            beginStream(st, encrypt);
             st.state = CtxState.AGENT;
             return OWNED;
         } catch (Throwable t) {
@@ -243,20 +243,26 @@ public final class EvpMessages {
      */
     private void divergeFromSlot(CtxState st, boolean stale) throws Exception {
         Slot s = st.slot;
-        if (st.stream == null) st.stream = new GcmStream();
-        st.stream.begin(st.key, true, st.iv);
-        st.keyChanged = false;
+        beginStream(st, true);
         Staging g = Staging.get();
         int prefix = st.msgBytes;
         for (int pos = 0; pos < prefix; ) {
             int n = Math.min(Staging.CHUNK_BYTES, prefix - pos);
             s.snapshotTo(pos, g.in, n);
-            st.stream.update(true, g.in, n, g.out, g.scratch);
+            st.stream.update(g.in, 0, n, g.out, 0);
             pos += n;
         }
         st.slot = null;
         pipeline.release(s, false, stale ? StatCounter.STALE_SLOTS : StatCounter.RELINQUISHED_SLOTS);
         counters.increment(StatCounter.DIVERGED_MESSAGES);
+    }
+
+    /** Starts the context's stream on its key and IV (a new JDK key object only when the key changed). */
+    private static void beginStream(CtxState st, boolean encrypt) throws Exception {
+        if (st.stream == null) st.stream = new StreamingGcm();
+        if (st.keyChanged || st.keySpec == null) st.keySpec = new SecretKeySpec(st.key, "AES");
+        st.keyChanged = false;
+        st.stream.begin(st.keySpec, st.iv, encrypt);
     }
 
     /** The driver finished a pipeline message: tell the planner (whichever path did it). */
@@ -332,7 +338,7 @@ public final class EvpMessages {
             }
             if (out == in) st.replayable = false;
             if (faultPoint == FaultPoint.EVP_UPDATE) maybeFault();
-            transform(st.stream, encrypt, in, out, inl);
+            transform(st.stream, in, out, inl);
             NativeMemory.putInt(outl, inl);
             st.recordUpdate(in, out, inl);
             if (st.seq != 0) {
@@ -350,12 +356,12 @@ public final class EvpMessages {
      * into {@code out}, staged through this thread's heap buffers (SunJCE's fast path). The warm-up
      * measures exactly this.
      */
-    static void transform(GcmStream stream, boolean encrypt, long in, long out, int inl) throws Exception {
+    static void transform(StreamingGcm stream, long in, long out, int inl) {
         Staging s = Staging.get();
         for (int pos = 0; pos < inl; ) {
             int n = Math.min(Staging.CHUNK_BYTES, inl - pos);
             NativeMemory.copyIn(in + pos, s.in, 0, n);
-            stream.update(encrypt, s.in, n, s.out, s.scratch);
+            stream.update(s.in, 0, n, s.out, 0);
             NativeMemory.copyOut(s.out, 0, out + pos, n);
             pos += n;
         }
@@ -394,12 +400,12 @@ public final class EvpMessages {
             }
             if (faultPoint == FaultPoint.EVP_FINAL) maybeFault();
             Staging s = Staging.get();
-            st.stream.finish(s.scratch, s.tag);
             NativeMemory.putInt(outl, 0);
             st.state = CtxState.AGENT_DONE;
             counters.increment(StatCounter.SLOW_PATH_MESSAGES);
             if (encrypt) {
-                System.arraycopy(s.tag, 0, st.tag, 0, GcmStream.TAG_BYTES);
+                st.stream.finishEncrypt(s.tag);
+                System.arraycopy(s.tag, 0, st.tag, 0, StreamingGcm.TAG_BYTES);
                 counters.increment(StatCounter.AGENT_ENCRYPTED_MESSAGES);
                 if (st.seq != 0) {
                     st.pathNanos += System.nanoTime() - t0;
@@ -408,7 +414,7 @@ public final class EvpMessages {
                 return 1;
             }
             counters.increment(StatCounter.AGENT_DECRYPTED_MESSAGES);
-            boolean ok = equalsConstantTime(s.tag, st.expectedTag, st.expectedTagLen);
+            boolean ok = st.stream.finishDecrypt(st.expectedTag, st.expectedTagLen);
             if (!ok) counters.increment(StatCounter.TAG_FAILURES);
             return ok ? 1 : 0;
         } catch (Throwable t) {
@@ -423,7 +429,7 @@ public final class EvpMessages {
         int state = st.state;
         switch (type) {
             case CTRL_GCM_SET_IVLEN -> {
-                if (state == CtxState.AGENT && arg != GcmStream.IV_BYTES) {
+                if (state == CtxState.AGENT && arg != StreamingGcm.IV_BYTES) {
                     int r = handOver(st, false);
                     if (r != PASS) return r;
                 }
@@ -435,14 +441,14 @@ public final class EvpMessages {
             }
             case CTRL_GCM_GET_TAG -> {
                 if (state == CtxState.AGENT_DONE) {
-                    if (!st.enc || arg < 1 || arg > GcmStream.TAG_BYTES || ptr == 0) return 0;
+                    if (!st.enc || arg < 1 || arg > StreamingGcm.TAG_BYTES || ptr == 0) return 0;
                     NativeMemory.copyOut(st.tag, 0, ptr, arg);
                     return 1;
                 }
                 return state == CtxState.AGENT || state == REFUSED ? 0 : PASS;
             }
             case CTRL_GCM_SET_TAG -> {
-                if (state == CtxState.AGENT && !st.enc && arg >= 1 && arg <= GcmStream.TAG_BYTES && ptr != 0) {
+                if (state == CtxState.AGENT && !st.enc && arg >= 1 && arg <= StreamingGcm.TAG_BYTES && ptr != 0) {
                     NativeMemory.copyIn(ptr, st.expectedTag, 0, arg);
                     st.expectedTagLen = arg;
                 }
@@ -537,7 +543,7 @@ public final class EvpMessages {
             long base = m.address();
             long keyAt = base, ivAt = base + 32, tagAt = base + 48, outlAt = base + 64, finalAt = base + 80;
             MemorySegment.copy(st.key, 0, m, ValueLayout.JAVA_BYTE, 0, CtxState.KEY_BYTES);
-            MemorySegment.copy(st.iv, 0, m, ValueLayout.JAVA_BYTE, 32, GcmStream.IV_BYTES);
+            MemorySegment.copy(st.iv, 0, m, ValueLayout.JAVA_BYTE, 32, StreamingGcm.IV_BYTES);
             try {
                 int r = real.initAes256Gcm(st.enc, st.ctx, keyAt, ivAt);
                 m.asSlice(0, CtxState.KEY_BYTES).fill((byte) 0);
@@ -575,13 +581,6 @@ public final class EvpMessages {
     private static boolean partiallyOverlapping(long out, long in, int inl) {
         long diff = out - in;
         return inl > 0 && diff != 0 && diff < inl && diff > -inl;
-    }
-
-    private static boolean equalsConstantTime(byte[] computed, byte[] expected, int len) {
-        if (len < 1 || len > GcmStream.TAG_BYTES) return false;
-        int d = 0;
-        for (int i = 0; i < len; i++) d |= computed[i] ^ expected[i];
-        return d == 0;
     }
 
     /** TEST ONLY: thrown by {@code inject_fault}. */

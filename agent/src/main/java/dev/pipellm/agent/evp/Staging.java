@@ -13,7 +13,7 @@ final class Staging {
     final byte[] out = new byte[CHUNK_BYTES];
     /** Tag cipher output: a chunk plus up to 15 held-back bytes, and the final's tag. */
     final byte[] scratch = new byte[CHUNK_BYTES + 64];
-    final byte[] tag = new byte[GcmStream.TAG_BYTES];
+    final byte[] tag = new byte[dev.pipellm.crypto.gcm.StreamingGcm.TAG_BYTES];
 
     private static final ThreadLocal<Staging> PER_THREAD = ThreadLocal.withInitial(Staging::new);
 
