@@ -39,6 +39,7 @@ public final class AgentRuntime {
                 : EngineWarmUp.selfTestedNow(selfTestFault);
         this.pipeline = config.mode() == Mode.PIPELLM ? new Pipeline(config, counters, real::function,
                 real.ids().cudaMemcpyAsync, real.ids().cudaMalloc, real.ids().cudaStreamCreateWithFlags) : null;
+        if (pipeline != null) pipeline.reportEngineTimeTo(warmUp);
         this.evp = new EvpMessages(config, counters, errors, real, warmUp, pipeline);
         this.copies = pipeline != null ? new PipelineCopyHooks(pipeline) : CopyHooks.NONE;
         this.stats = new StatsReporter(config, counters, errors);

@@ -10,7 +10,7 @@ import dev.pipellm.crypto.gcm.StreamingGcm;
  * sizes). It runs after a short warm-up, so that it checks the compiled intrinsic code the messages
  * will run, not the interpreter's. A failure leaves every message to OpenSSL.
  */
-final class StreamSelfTest {
+public final class StreamSelfTest {
     /** Warm-up before the check: java-stack.md, SunJCE's GCM caller compiles after ~5000 updates. */
     private static final long WARM_UP_NANOS = 1_000_000_000L;
 
@@ -19,14 +19,28 @@ final class StreamSelfTest {
     /** The cold check's outcome, once per JVM ("" passed). */
     private static volatile String coldOutcome;
 
-    /** Null when the agent's AES-GCM passed, else what failed (never key bytes). After a warm-up. */
-    static String run(boolean injectedFailure) {
+    /** The warm check's outcome, once per JVM ("" passed); the slow path and the workers share it. */
+    private static String warmOutcome;
+
+    /**
+     * Null when the agent's AES-GCM passed, else what failed (never key bytes). After a warm-up; run
+     * once per JVM, by whichever of the slow path's warm-up and the pipeline asks first (the other
+     * waits for the outcome).
+     */
+    public static String run(boolean injectedFailure) {
         if (injectedFailure) return "inject_fault=self_test (test only)";
-        try {
-            StreamingGcm.warmUp(WARM_UP_NANOS);
-            return GcmSelfTest.runStreaming(StreamingGcm::create);
-        } catch (Throwable t) {
-            return t.toString();
+        synchronized (StreamSelfTest.class) {
+            if (warmOutcome == null) {
+                String r;
+                try {
+                    StreamingGcm.warmUp(WARM_UP_NANOS);
+                    r = GcmSelfTest.runStreaming(StreamingGcm::create);
+                } catch (Throwable t) {
+                    r = t.toString();
+                }
+                warmOutcome = r == null ? "" : r;
+            }
+            return warmOutcome.isEmpty() ? null : warmOutcome;
         }
     }
 

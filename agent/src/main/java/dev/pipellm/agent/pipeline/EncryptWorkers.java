@@ -4,18 +4,20 @@ import dev.pipellm.agent.config.FaultPoint;
 import dev.pipellm.agent.log.AgentLog;
 import dev.pipellm.agent.stats.Counters;
 import dev.pipellm.agent.stats.StatCounter;
-import dev.pipellm.crypto.gcm.GcmEngine;
-import java.lang.foreign.Arena;
+import dev.pipellm.agent.evp.NativeMemory;
+import dev.pipellm.crypto.gcm.StreamingGcm;
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.ArrayBlockingQueue;
+import java.lang.foreign.ValueLayout;
+import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The encrypt workers: named daemon threads ({@code pipellm-encrypt-N}) that take PLANNED slots from
- * the planner's queue, snapshot their plaintext from pinned host memory and encrypt the snapshot into
- * the slot's private buffer, then publish it READY. Idle strategy: a timed poll of the queue (parks).
+ * the planner's queue (farthest ahead first), read their plaintext from pinned host memory once into a
+ * private snapshot and encrypt it (the agent's one AES-GCM, StreamingGcm) into the slot's private
+ * buffer, then publish it READY. Idle strategy: a timed poll of the queue (parks).
  *
  * <p>Reading app memory safely: before copying a source range a worker publishes it in
  * {@link #reading} and then checks that the range is still a live pinned allocation; a thread that
@@ -27,25 +29,32 @@ import java.util.concurrent.atomic.AtomicLong;
  * slow path.
  */
 final class EncryptWorkers {
+    private static final int CHUNK = 64 * 1024;
     private final Worker[] workers;
-    private final ArrayBlockingQueue<Slot> queue;
+    /**
+     * Planned slots, newest (farthest ahead) taken first: a worker slower than the app's own slow path
+     * would only ever finish slots the app has just passed if it took the nearest first; taking the
+     * farthest, its work is ready when the app gets there, and the app does the near ones itself.
+     */
+    private final LinkedBlockingDeque<Slot> queue;
     private final PinnedRanges pinned;
     private final Counters counters;
-    private final GcmEngine engine;
     private final FaultPoint fault;
     private final long faultN;
     private final AtomicLong taken = new AtomicLong();
     private final AtomicInteger alive = new AtomicInteger();
     private final boolean idleClass;
+    /** Where the workers' AES-GCM time goes (the slow path's warm-up compares it with OpenSSL's). */
+    private final dev.pipellm.agent.evp.EngineWarmUp timing;
     private volatile boolean running = true;
 
-    EncryptWorkers(int count, int queueCapacity, PinnedRanges pinned, Counters counters, GcmEngine engine,
-                   FaultPoint fault, long faultN, boolean idleClass) {
+    EncryptWorkers(int count, int queueCapacity, PinnedRanges pinned, Counters counters,
+                   FaultPoint fault, long faultN, boolean idleClass, dev.pipellm.agent.evp.EngineWarmUp timing) {
         this.idleClass = idleClass;
-        this.queue = new ArrayBlockingQueue<>(Math.max(1, queueCapacity));
+        this.timing = timing;
+        this.queue = new LinkedBlockingDeque<>(Math.max(1, queueCapacity));
         this.pinned = pinned;
         this.counters = counters;
-        this.engine = engine;
         this.fault = fault;
         this.faultN = faultN;
         this.workers = new Worker[count];
@@ -89,7 +98,10 @@ final class EncryptWorkers {
         final Thread thread;
         volatile long readingLo;
         volatile long readingHi;
-        private final MemorySegment tag = Arena.ofAuto().allocate(16);
+        /** The agent's one AES-GCM, fed 64 KiB at a time through heap staging (SunJCE's fast path). */
+        private final StreamingGcm gcm = StreamingGcm.create();
+        private final byte[] in = new byte[CHUNK];
+        private final byte[] out = new byte[CHUNK];
         private Slot current;
 
         Worker(int i) {
@@ -105,7 +117,7 @@ final class EncryptWorkers {
                 while (running) {
                     Slot s;
                     try {
-                        s = queue.poll(5, TimeUnit.MILLISECONDS);
+                        s = queue.pollLast(5, TimeUnit.MILLISECONDS);
                     } catch (InterruptedException e) {
                         continue;
                     }
@@ -142,20 +154,23 @@ final class EncryptWorkers {
             readingLo = lo;
             readingHi = hi;
             boolean readable = pinned.contains(lo, hi);
-            if (readable) s.takeSnapshot();
-            readingLo = readingHi = 0;
-            if (!readable) {
-                finishUnused(s, StatCounter.STALE_SLOTS, 0);
-                return;
-            }
-            int r = engine.encrypt(s.channel.gcmKey, s.iv, null, s.snapshot.asSlice(0, s.length),
-                    s.cipher.asSlice(0, s.length), tag);
-            if (r != GcmEngine.OK) {
+            long t0 = System.nanoTime();
+            boolean done = false;
+            try {
+                if (readable) {
+                    encryptInOnePass(s);
+                    done = true;
+                }
+            } catch (RuntimeException e) {
                 counters.increment(StatCounter.WORKER_ERRORS);
-                finishUnused(s, StatCounter.RELINQUISHED_SLOTS, 0);
+            } finally {
+                readingLo = readingHi = 0;
+            }
+            if (!done) {
+                finishUnused(s, readable ? StatCounter.RELINQUISHED_SLOTS : StatCounter.STALE_SLOTS, 0);
                 return;
             }
-            MemorySegment.copy(tag, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, s.tag, 0, 16);
+            if (timing != null) timing.observeAgent(s.length, System.nanoTime() - t0);
             counters.add(StatCounter.PRE_ENCRYPTED_BYTES, s.length);
             if (!s.cas(Slot.ENCRYPTING, Slot.READY)) {
                 // dropped while we worked (and counted by who dropped it): the ciphertext never leaves here
@@ -163,6 +178,29 @@ final class EncryptWorkers {
                 s.channel.clearSlot(s.seq, s);
                 s.set(Slot.FREE);
             }
+        }
+
+        /**
+         * Snapshot and ciphertext in one pass over the source: each 64 KiB of plaintext is read once
+         * from app memory into the heap, written to the snapshot from there (cache-hot), and encrypted.
+         * (Copying the source to the snapshot first and encrypting the snapshot read it twice: on a
+         * machine bound by memory bandwidth that cost as much as the AES.)
+         */
+        private void encryptInOnePass(Slot s) {
+            gcm.begin(s.channel.gcmKey.asJdkKey(), s.iv, true);
+            for (int pos = 0; pos < s.length; ) {
+                int n = Math.min(CHUNK, s.length - pos);
+                for (int got = 0; got < n; ) {   // gather rows (2D) into one chunk
+                    int piece = Math.min(s.contiguousAt(pos + got), n - got);
+                    MemorySegment.copy(NativeMemory.ALL, ValueLayout.JAVA_BYTE, s.sourceAt(pos + got), in, got, piece);
+                    got += piece;
+                }
+                MemorySegment.copy(in, 0, s.snapshot, ValueLayout.JAVA_BYTE, pos, n);
+                gcm.update(in, 0, n, out, 0);
+                MemorySegment.copy(out, 0, s.cipher, ValueLayout.JAVA_BYTE, pos, n);
+                pos += n;
+            }
+            gcm.finishEncrypt(s.tag);
         }
 
         private void finishUnused(Slot s, StatCounter why, long wasted) {

@@ -5,8 +5,6 @@ import dev.pipellm.agent.config.FaultPoint;
 import dev.pipellm.agent.log.AgentLog;
 import dev.pipellm.agent.stats.Counters;
 import dev.pipellm.agent.stats.StatCounter;
-import dev.pipellm.crypto.gcm.GcmEngine;
-import dev.pipellm.crypto.gcm.GcmEngineSelector;
 import dev.pipellm.speculator.event.EventRing;
 import dev.pipellm.speculator.predict.Speculator;
 import dev.pipellm.speculator.predict.SpeculatorConfig;
@@ -16,13 +14,12 @@ import dev.pipellm.speculator.predict.SpeculatorConfig;
  * CUDA side ({@link PipelineCopyHooks}) use it. It owns the channels, the event ring, the planner
  * and the workers.
  *
- * <p>Start-up ({@link #start}) runs in the background: the workers' AES-GCM engine is selected and
- * self-tested (a failed self-test means no pipeline: every message takes the slow path), then the
- * planner and workers start. Until then, and whenever it is not {@link #active}, nothing is planned
+ * <p>Start-up ({@link #start}) runs in the background: the agent's AES-GCM is warmed up and
+ * self-tested (shared with the slow path's warm-up; a failed self-test means no pipeline: every
+ * message takes the slow path), then the planner and workers start. Until then, and whenever it is not {@link #active}, nothing is planned
  * and every message takes the slow path.
  */
 public final class Pipeline {
-    private static final long ENGINE_WARM_UP_NANOS = 0;
 
     final Config config;
     final Counters counters;
@@ -38,6 +35,13 @@ public final class Pipeline {
     private volatile EncryptWorkers workers;
     private volatile Planner planner;
     private volatile boolean active;
+    /** The slow path's warm-up, told the workers' AES-GCM time (null in tests that have none). */
+    private volatile dev.pipellm.agent.evp.EngineWarmUp timing;
+
+    /** The workers report their AES-GCM time to the slow path's warm-up. */
+    public void reportEngineTimeTo(dev.pipellm.agent.evp.EngineWarmUp warmUp) {
+        this.timing = warmUp;
+    }
 
     /** {@code real}: the shim's real functions by hook id; ids of the CUDA functions NOPs call. */
     public Pipeline(Config config, Counters counters, java.util.function.IntToLongFunction real, int memcpyAsyncId,
@@ -49,7 +53,7 @@ public final class Pipeline {
         this.maxNops = SpeculatorConfig.defaults().relinquishCostNops;
     }
 
-    /** Selects the engine and starts the planner and workers, in a background thread. */
+    /** Self-tests the engine and starts the planner and workers, in a background thread. */
     public void start() {
         Thread t = new Thread(() -> {
             if (config.workerSchedIdle()) dev.pipellm.agent.evp.IdleScheduling.enterIdleClass();
@@ -62,10 +66,9 @@ public final class Pipeline {
     /** Same as {@link #start}, on the calling thread (tests). Returns whether the pipeline runs. */
     public boolean startNow() {
         try {
-            GcmEngine engine = selectEngine();
-            if (engine == null) return false;
-            EncryptWorkers w = new EncryptWorkers(config.workers(), Channel.WINDOW, pinned, counters, engine,
-                    config.faultPoint(), config.faultNth(), config.workerSchedIdle());
+            if (!engineSelfTested()) return false;
+            EncryptWorkers w = new EncryptWorkers(config.workers(), Channel.WINDOW, pinned, counters,
+                    config.faultPoint(), config.faultNth(), config.workerSchedIdle(), timing);
             Speculator speculator = new Speculator(SpeculatorConfig.defaults());
             Planner p = new Planner(ring, speculator, channels, pinned, counters, config.memoryBudgetBytes(), w,
                     config.workerSchedIdle(), jfr);
@@ -76,8 +79,8 @@ public final class Pipeline {
             pt.setDaemon(true);
             pt.start();
             active = true;
-            AgentLog.logger().info("pipellm: pipeline started: {} encrypt worker(s), engine {}, memory budget {} bytes",
-                    config.workers(), engine.name(), config.memoryBudgetBytes());
+            AgentLog.logger().info("pipellm: pipeline started: {} encrypt worker(s), memory budget {} bytes",
+                    config.workers(), config.memoryBudgetBytes());
             return true;
         } catch (Throwable t) {
             counters.increment(StatCounter.WORKER_ERRORS);
@@ -87,22 +90,16 @@ public final class Pipeline {
         }
     }
 
-    private GcmEngine selectEngine() {
-        if (config.faultPoint() == FaultPoint.SELF_TEST) {
-            AgentLog.logger().warn("pipellm: the AES-GCM engine self-test failed (inject_fault=self_test, test only);"
-                    + " no pre-encryption: every message takes the slow path");
-            return null;
-        }
-        try {
-            GcmEngineSelector.Selection s = GcmEngineSelector.select(GcmEngineSelector.Preference.JDK, null,
-                    ENGINE_WARM_UP_NANOS);
-            for (String line : s.report()) AgentLog.logger().info("pipellm: engine {}", line);
-            return s.engine();
-        } catch (IllegalStateException noEngine) {
-            AgentLog.logger().warn("pipellm: {}; no pre-encryption: every message takes the slow path",
-                    noEngine.getMessage());
-            return null;
-        }
+    /**
+     * The workers encrypt with the agent's one AES-GCM ({@link dev.pipellm.crypto.gcm.StreamingGcm}),
+     * which must first pass its self-test (known answers at many sizes, after a warm-up).
+     */
+    private boolean engineSelfTested() {
+        String failed = dev.pipellm.agent.evp.StreamSelfTest.run(config.faultPoint() == FaultPoint.SELF_TEST);
+        if (failed == null) return true;
+        AgentLog.logger().warn("pipellm: the AES-GCM engine failed its self-test ({}); no pre-encryption: every"
+                + " message takes the slow path", failed);
+        return false;
     }
 
     /** Planner and workers run (and at least one worker is alive). */

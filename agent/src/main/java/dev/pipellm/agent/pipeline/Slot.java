@@ -165,16 +165,7 @@ public final class Slot {
         return first < hi && lo < last;
     }
 
-    /** Copies the message's plaintext from its source into {@link #snapshot} (worker). */
-    void takeSnapshot() {
-        for (int pos = 0; pos < length; ) {
-            int n = contiguousAt(pos);
-            NativeBytes.copy(snapshotAddress + pos, sourceAt(pos), n);
-            pos += n;
-        }
-    }
-
-    /** Whether {@code n} bytes at {@code in} equal the snapshot at {@code pos} (vectorised compare). */
+    /** Whether {@code n} bytes at {@code in} equal the snapshot at {@code pos} (libc memcmp). */
     boolean sourceUnchanged(long in, int pos, int n) {
         return NativeBytes.equal(in, snapshotAddress + pos, n);
     }
