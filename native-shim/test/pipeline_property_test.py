@@ -303,11 +303,11 @@ def mix_case(seed, args, env, what):
 # ---- fault injection: the same seed must give the same verified result ----
 
 FAULT_SEED, FAULT_ARGS = 1, ["--seed", "1"]
-FAULTS = [{"PIPELLM_INJECT_FAULT": "worker_death:3"}, {"PIPELLM_INJECT_FAULT": "worker_slow:20"},
+FAULTS = [{"PIPELLM_INJECT_FAULT": "worker_death:1"}, {"PIPELLM_INJECT_FAULT": "worker_slow:20"},
           {"PIPELLM_INJECT_FAULT": "self_test:1"}, {"PIPELLM_MEMORY_BUDGET": "2m"}, {"PIPELLM_MEMORY_BUDGET": "1m"},
           {"PIPELLM_WORKERS": "1"}]
 # what each fault must visibly have done in pipellm mode (a fault that never fired tests nothing)
-FAULT_EFFECT = {"worker_death:3": ("worker_errors", 1, 1), "self_test:1": ("planned_slots", 0, 0),
+FAULT_EFFECT = {"worker_death:1": ("worker_errors", 1, 1), "self_test:1": ("planned_slots", 0, 0),
                 "1m": ("planned_slots", 0, 0), "2m": ("planned_slots", 1, None)}
 _baseline = {}
 
@@ -406,7 +406,11 @@ def measured(r):
 # The pipeline's threads run as ordinary threads here (worker_sched=normal): with the default
 # SCHED_IDLE they only get what this 2-core machine's other work leaves, which the test cannot control.
 STEADY = [4, 1 << 20, 300, 0, 800]
-STEADY_ENV = {"PROG_WEIGHTS_WARM_UP_FAST": "20", "PIPELLM_WORKER_SCHED": "normal", "SIMGPU_VERIFY": "sampled:16"}
+# governor=off: here the agent's own inline AES-GCM (warm) is cheaper for the app's thread than a
+# commit's compare and copy (docs/benchmarks.md), so the governor would rightly pause pre-encryption;
+# this case is about the fast path itself.
+STEADY_ENV = {"PROG_WEIGHTS_WARM_UP_FAST": "20", "PIPELLM_WORKER_SCHED": "normal", "PIPELLM_GOVERNOR": "off",
+              "SIMGPU_VERIFY": "sampled:16"}
 
 
 def steady_weight_streaming():
@@ -421,7 +425,8 @@ def steady_weight_streaming():
     if got:
         fast, h2d, nop = got
         print(f"  after warm-up: {fast} of {h2d} H2D messages on the fast path ({nop} NOPs)")
-        expect(p, h2d >= 1200 and fast >= 0.99 * h2d, f"only {fast} of {h2d} H2D messages from slots (want >= 99%)")
+        expect(p, h2d >= 1200 and fast >= 0.99 * h2d, f"only {fast} of {h2d} H2D messages from slots (want >= 99%);"
+               f" pipeline_pauses {r.pl and r.pl.get('pipeline_pauses')}")
     record(r)
     r.done(p)
     return p
@@ -435,7 +440,8 @@ def nops_reach_ready_slots(per_stream):
         if not PIPELINE:
             print("  note: only meaningful in pipellm mode")
             return []
-        env = {"PROG_WEIGHTS_WARM_UP_FAST": "5", "PIPELLM_WORKER_SCHED": "normal", "SIMGPU_VERIFY": "sampled:16"}
+        env = {"PROG_WEIGHTS_WARM_UP_FAST": "5", "PIPELLM_WORKER_SCHED": "normal", "PIPELLM_GOVERNOR": "off",
+               "SIMGPU_VERIFY": "sampled:16"}
         if per_stream:
             env["SIMGPU_H2D_CHANNELS"] = "per-stream"
         r = weights_run([4, 1 << 20, 300, 7, 800], env)

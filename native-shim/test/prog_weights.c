@@ -7,7 +7,9 @@
  * small copy are read back and compared.
  *
  * SEED 0: no small copies (steady weight streaming). WARM (environment PROG_WEIGHTS_WARM_UP_FAST=F):
- * first stream until the agent's statistics show F fast-path messages (agent_stats.h, at most 60 s),
+ * first stream until the agent's statistics show F fast-path messages (agent_stats.h, at most 60 s)
+ * and for at least PROG_WEIGHTS_WARM_UP_S seconds (default 0: the agent's governor decides in its
+ * first windows whether pre-encryption pays here),
  * then run the CYCLES measured cycles and print "weights measured fast=X h2d=Y nop=Z" for them alone.
  *
  * Usage: prog_weights LAYERS LAYER_BYTES CYCLES SEED [COMPUTE_US]: COMPUTE_US of modelled compute
@@ -69,9 +71,13 @@ int main(int argc, char **argv) {
     long messages = 0;
     const char *warm = getenv("PROG_WEIGHTS_WARM_UP_FAST");
     long warm_fast = warm ? atol(warm) : -1, fast0 = 0, h2d0 = 0, nop0 = 0;
+    const char *warm_s = getenv("PROG_WEIGHTS_WARM_UP_S");
+    long warm_min_s = warm_s ? atol(warm_s) : 0;
     for (int phase = warm_fast >= 0 ? 0 : 1; phase < 2; phase++) {
         time_t t0 = time(NULL);
-        for (int c = 0; phase == 1 ? c < cycles : agent_stat("fast_path_messages") < warm_fast && time(NULL) - t0 < 60; c++) {
+        for (int c = 0; phase == 1 ? c < cycles
+                        : (agent_stat("fast_path_messages") < warm_fast || time(NULL) - t0 < warm_min_s) && time(NULL) - t0 < 60;
+             c++) {
             int before = steady ? -1 : (int)(next_rand() % (unsigned)layers);
             for (int l = 0; l < layers; l++) {
                 if (l == before) {

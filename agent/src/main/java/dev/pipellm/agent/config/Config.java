@@ -74,6 +74,15 @@ public final class Config {
     public static final String WORKER_SCHED_ENV = "PIPELLM_WORKER_SCHED";
     public static final boolean WORKER_SCHED_IDLE_DEFAULT = true;
 
+    /**
+     * pipellm: {@code on} pauses pre-encryption while it does not make the app's time inside EVP per
+     * H2D byte cheaper than without it (the pipeline's Governor); {@code off} pre-encrypts regardless
+     * (benchmarks of the fast path, tests).
+     */
+    public static final String GOVERNOR_KEY = "governor";
+    public static final String GOVERNOR_ENV = "PIPELLM_GOVERNOR";
+    public static final boolean GOVERNOR_DEFAULT = true;
+
     /** JFR events for commit, relinquish and NOP (pipellm mode). */
     public static final String JFR_KEY = "jfr";
     public static final String JFR_ENV = "PIPELLM_JFR";
@@ -90,7 +99,7 @@ public final class Config {
 
     /** Every key, in the order of native-shim/src/shim_options.def (ConfigTest checks they agree). */
     public static final List<String> KEYS = List.of(MODE_KEY, LOG_KEY, STATS_KEY, STATS_INTERVAL_KEY, SUMMARY_KEY,
-            COLD_START_KEY, FAIL_CLOSED_KEY, WORKERS_KEY, MEMORY_BUDGET_KEY, WORKER_SCHED_KEY, JFR_KEY, INJECT_FAULT_KEY, HOME_KEY, JAVA_HOME_KEY);
+            COLD_START_KEY, FAIL_CLOSED_KEY, WORKERS_KEY, MEMORY_BUDGET_KEY, WORKER_SCHED_KEY, GOVERNOR_KEY, JFR_KEY, INJECT_FAULT_KEY, HOME_KEY, JAVA_HOME_KEY);
 
     static final String KNOWN_KEYS = String.join(", ", KEYS);
 
@@ -104,13 +113,14 @@ public final class Config {
     private final int workers;
     private final long memoryBudgetBytes;
     private final boolean workerSchedIdle;
+    private final boolean governor;
     private final boolean jfr;
     private final FaultPoint faultPoint;
     private final long faultNth;
 
     private Config(Mode mode, LogLevel log, String statsPath, long statsIntervalMs, boolean summary,
                    ColdStart coldStart, boolean failClosed, int workers, long memoryBudgetBytes,
-                   boolean workerSchedIdle, boolean jfr, FaultPoint faultPoint, long faultNth) {
+                   boolean workerSchedIdle, boolean governor, boolean jfr, FaultPoint faultPoint, long faultNth) {
         this.mode = mode;
         this.log = log;
         this.statsPath = statsPath;
@@ -121,6 +131,7 @@ public final class Config {
         this.workers = workers;
         this.memoryBudgetBytes = memoryBudgetBytes;
         this.workerSchedIdle = workerSchedIdle;
+        this.governor = governor;
         this.jfr = jfr;
         this.faultPoint = faultPoint;
         this.faultNth = faultNth;
@@ -130,7 +141,7 @@ public final class Config {
     public static Config defaults() {
         return new Config(MODE_DEFAULT, LOG_DEFAULT, STATS_DEFAULT, STATS_INTERVAL_DEFAULT_MS, SUMMARY_DEFAULT,
                 COLD_START_DEFAULT, FAIL_CLOSED_DEFAULT, WORKERS_DEFAULT, MEMORY_BUDGET_DEFAULT_BYTES, WORKER_SCHED_IDLE_DEFAULT,
-                JFR_DEFAULT, FaultPoint.NONE, 0);
+                GOVERNOR_DEFAULT, JFR_DEFAULT, FaultPoint.NONE, 0);
     }
 
     /**
@@ -163,6 +174,7 @@ public final class Config {
         long budget = MEMORY_BUDGET_DEFAULT_BYTES;
         boolean jfr = JFR_DEFAULT;
         boolean workerSchedIdle = WORKER_SCHED_IDLE_DEFAULT;
+        boolean governor = GOVERNOR_DEFAULT;
         FaultPoint faultPoint = FaultPoint.NONE;
         long faultNth = 0;
         for (Map.Entry<String, String> e : kv.entrySet()) {
@@ -179,6 +191,11 @@ public final class Config {
                 case WORKERS_KEY -> workers = parseWorkers(v);
                 case MEMORY_BUDGET_KEY -> budget = parseBudget(v);
                 case JFR_KEY -> jfr = parseBool(key, v);
+                case GOVERNOR_KEY -> governor = switch (v) {
+                    case "on" -> true;
+                    case "off" -> false;
+                    default -> throw bad(key, v, "on, off");
+                };
                 case WORKER_SCHED_KEY -> workerSchedIdle = switch (v) {
                     case "idle" -> true;
                     case "normal" -> false;
@@ -202,7 +219,7 @@ public final class Config {
             }
         }
         return new Config(mode, log, stats, statsInterval, summary, coldStart, failClosed, workers, budget,
-                workerSchedIdle, jfr, faultPoint, faultNth);
+                workerSchedIdle, governor, jfr, faultPoint, faultNth);
     }
 
     /**
@@ -331,6 +348,8 @@ public final class Config {
     public boolean jfr() { return jfr; }
     /** The pipeline's threads run in SCHED_IDLE (else as ordinary threads). */
     public boolean workerSchedIdle() { return workerSchedIdle; }
+    /** pipellm: pre-encryption pauses while it does not pay. */
+    public boolean governor() { return governor; }
     /** TEST ONLY. */
     public FaultPoint faultPoint() { return faultPoint; }
     /** TEST ONLY: 1-based index of the agent-handled call that throws; 0 when no fault is set. */
@@ -341,7 +360,7 @@ public final class Config {
     public String toString() {
         return "mode=" + mode.key + ",log=" + log.key() + ",stats=" + statsPath + ",stats_interval_ms=" + statsIntervalMs
                 + ",summary=" + (summary ? 1 : 0) + ",cold_start=" + coldStart.key + ",fail_closed=" + (failClosed ? 1 : 0)
-                + ",workers=" + workers + ",memory_budget=" + memoryBudgetBytes + ",worker_sched=" + (workerSchedIdle ? "idle" : "normal") + ",jfr=" + (jfr ? 1 : 0)
+                + ",workers=" + workers + ",memory_budget=" + memoryBudgetBytes + ",worker_sched=" + (workerSchedIdle ? "idle" : "normal") + ",governor=" + (governor ? "on" : "off") + ",jfr=" + (jfr ? 1 : 0)
                 + (faultPoint == FaultPoint.NONE ? "" : ",inject_fault=" + faultPoint.key + ":" + faultNth);
     }
 }

@@ -269,6 +269,7 @@ public final class EvpMessages {
     private void pipelineMessageDone(CtxState st, boolean fast) {
         if (st.seq == 0 || st.channel == null) return;
         pipeline.messageFinished(st.channel, st.seq, st.firstSrc, st.msgBytes);
+        pipeline.cryptoTime(st.msgBytes, st.pathNanos);
         counters.add(fast ? StatCounter.COMMIT_NS : StatCounter.SLOW_PATH_NS, st.pathNanos);
         st.seq = 0;
     }
@@ -373,7 +374,11 @@ public final class EvpMessages {
         if (st != null && st.seq != 0 && st.state == CtxState.REAL) pipelineMessageDone(st, false);
         if (st != null && st.coldTimed && st.state == CtxState.REAL) {
             st.coldTimed = false;
-            if (st.coldBytes > 0) warmUp.observeOpenSsl(st.coldBytes, System.nanoTime() - st.coldStartNanos);
+            if (st.coldBytes > 0) {
+                long ns = System.nanoTime() - st.coldStartNanos;
+                warmUp.observeOpenSsl(st.coldBytes, ns);
+                if (pipeline != null && st.enc) pipeline.cryptoTime(st.coldBytes, ns);
+            }
             return PASS;
         }
         int notOwned = answerUnlessOwned(st, outl);

@@ -31,6 +31,8 @@ public final class Pipeline {
     final int maxNops;
     /** How a commit knows a slot's plaintext is unchanged. */
     public final SlotValidator validator = SlotValidator.SNAPSHOT_COMPARE;
+    /** Measures the app's EVP time per H2D byte from the first message (its baseline comes first). */
+    final Governor governor;
     private final ThreadLocal<ThreadState> threads = ThreadLocal.withInitial(ThreadState::new);
     private volatile EncryptWorkers workers;
     private volatile Planner planner;
@@ -50,6 +52,7 @@ public final class Pipeline {
         this.counters = counters;
         this.jfr = new PipelineJfr(config.jfr());
         this.nops = new Nops(real, memcpyAsyncId, mallocId, streamCreateId);
+        this.governor = new Governor(counters, config.governor());
         this.maxNops = SpeculatorConfig.defaults().relinquishCostNops;
     }
 
@@ -71,7 +74,7 @@ public final class Pipeline {
                     config.faultPoint(), config.faultNth(), config.workerSchedIdle(), timing);
             Speculator speculator = new Speculator(SpeculatorConfig.defaults());
             Planner p = new Planner(ring, speculator, channels, pinned, counters, config.memoryBudgetBytes(), w,
-                    config.workerSchedIdle(), jfr);
+                    config.workerSchedIdle(), jfr, governor);
             workers = w;
             planner = p;
             w.start();
@@ -147,6 +150,13 @@ public final class Pipeline {
         // a slot made for another copy (a plan that moved) is left alone: it would only diverge
         if (s == null || (knownCopy && (s.src != ts.copySrc || s.offset != ts.copyOffset))) return null;
         return s.tryClaim(ch, ch.epoch, seq, ivAddress) ? s : null;
+    }
+
+    /** The app's thread spent {@code nanos} inside EVP on an H2D message of {@code bytes} (any path). */
+    public void cryptoTime(long bytes, long nanos) {
+        if (bytes <= 0 || nanos <= 0) return;
+        governor.bytes.add(bytes);
+        governor.nanos.add(nanos);
     }
 
     /** The driver finished message {@code seq}: an event for the planner. */

@@ -58,11 +58,13 @@ final class Planner implements EventSink, Runnable {
 
     private final boolean idleClass;
     private final PipelineJfr jfr;
+    private final Governor governor;
 
     Planner(EventRing ring, Speculator speculator, Channels channels, PinnedRanges pinned, Counters counters,
-            long budgetBytes, EncryptWorkers workers, boolean idleClass, PipelineJfr jfr) {
+            long budgetBytes, EncryptWorkers workers, boolean idleClass, PipelineJfr jfr, Governor governor) {
         this.idleClass = idleClass;
         this.jfr = jfr;
+        this.governor = governor;
         this.ring = ring;
         this.speculator = speculator;
         this.prediction = speculator.newPredictionBuffer();
@@ -88,6 +90,7 @@ final class Planner implements EventSink, Runnable {
     @Override
     public void run() {
         if (idleClass) dev.pipellm.agent.evp.IdleScheduling.enterIdleClass();
+        governor.begin(System.nanoTime());
         int idle = 0;
         while (running) {
             try {
@@ -96,7 +99,9 @@ final class Planner implements EventSink, Runnable {
                     dropAll();
                     break;
                 }
-                if (replan) {
+                governor.tick(System.nanoTime());
+                if (governor.justPaused()) dropAll();
+                if (replan && governor.planning()) {
                     replan = false;
                     plan();
                 }

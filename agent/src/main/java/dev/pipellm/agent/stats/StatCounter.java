@@ -25,6 +25,7 @@ public enum StatCounter {
     WASTED_ENCRYPTED_BYTES("wasted_encrypted_bytes", "pre-encrypted bytes never committed"),
     COMMIT_NS("commit_ns", "nanoseconds the app's threads spent inside EVP calls of fast-path messages"),
     SLOW_PATH_NS("slow_path_ns", "nanoseconds the app's threads spent inside EVP calls of agent slow-path messages"),
+    PIPELINE_PAUSES("pipeline_pauses", "times pre-encryption was paused because it did not make the app's EVP time cheaper"),
     WORKER_ERRORS("worker_errors", "failures inside the pipeline's worker and planner threads (the slow path took over)"),
     FALLBACKS("fallbacks", "messages the agent's own path failed on and replayed through the real OpenSSL"),
     HANDED_OVER_MESSAGES("handed_over_messages", "messages given back to the real OpenSSL because of a call the agent does not emulate"),

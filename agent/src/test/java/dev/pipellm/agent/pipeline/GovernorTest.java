@@ -1,0 +1,104 @@
+package dev.pipellm.agent.pipeline;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.pipellm.agent.stats.Counters;
+import dev.pipellm.agent.stats.StatCounter;
+import org.junit.jupiter.api.Test;
+
+/** The governor's decisions on windows of known cost (its clock is the caller's). */
+class GovernorTest {
+    private static final long SECOND = 1_000_000_000L, WINDOW = 64L << 20;
+
+    private long now;
+
+    /** One window of WINDOW bytes at {@code nsPerByte}, then a tick a second later. */
+    private void window(Governor g, double nsPerByte) {
+        g.bytes.add(WINDOW);
+        g.nanos.add((long) (WINDOW * nsPerByte));
+        now += SECOND;
+        g.tick(now);
+    }
+
+    @Test
+    void keepsPlanningWhileItIsCheaperThanTheBaseline() {
+        Counters c = new Counters();
+        Governor g = new Governor(c, true);
+        g.bytes.add(WINDOW);
+        g.nanos.add(WINDOW / 2);            // before the pipeline: 0.5 ns/B
+        g.begin(now);
+        for (int i = 0; i < 20; i++) window(g, 0.3);
+        assertTrue(g.planning());
+        assertEquals(0, c.get(StatCounter.PIPELINE_PAUSES));
+    }
+
+    @Test
+    void pausesWhenNotCheaperThenRetriesAfterGrowingPauses() {
+        Counters c = new Counters();
+        Governor g = new Governor(c, true);
+        g.bytes.add(WINDOW);
+        g.nanos.add(WINDOW / 2);            // baseline 0.5 ns/B
+        g.begin(now);
+        window(g, 0.9);                     // first window: the workers catch up, not judged
+        assertTrue(g.planning());
+        window(g, 0.6);                     // dearer than the baseline: pause for 4 windows
+        assertFalse(g.planning());
+        assertTrue(g.justPaused());
+        assertFalse(g.justPaused(), "reported once");
+        for (int i = 0; i < 3; i++) {
+            window(g, 0.5);
+            assertFalse(g.planning());
+        }
+        window(g, 0.5);
+        assertTrue(g.planning(), "tries again after the pause");
+        window(g, 0.9);                     // first window again, not judged
+        window(g, 0.55);                    // still dearer: a longer pause (8)
+        assertFalse(g.planning());
+        for (int i = 0; i < 7; i++) window(g, 0.5);
+        assertFalse(g.planning());
+        window(g, 0.5);
+        assertTrue(g.planning());
+        assertEquals(2, c.get(StatCounter.PIPELINE_PAUSES));
+    }
+
+    @Test
+    void measuresABaselineFirstWhenItHasNone() {
+        Counters c = new Counters();
+        Governor g = new Governor(c, true);
+        g.begin(now);                       // nothing before the pipeline
+        window(g, 0.9);
+        window(g, 0.3);                     // no baseline: one window without, to measure it
+        assertFalse(g.planning());
+        window(g, 0.5);                     // the baseline window
+        assertTrue(g.planning());
+        window(g, 0.9);
+        window(g, 0.3);                     // cheaper than 0.5: stays on
+        assertTrue(g.planning());
+    }
+
+    @Test
+    void shortOrSmallWindowsDecideNothing() {
+        Governor g = new Governor(new Counters(), true);
+        g.bytes.add(WINDOW);
+        g.nanos.add(WINDOW / 2);
+        g.begin(now);
+        g.bytes.add(1 << 20);               // 1 MiB: too little
+        g.nanos.add(10L << 20);
+        now += 10 * SECOND;
+        g.tick(now);
+        g.bytes.add(WINDOW);
+        g.nanos.add(WINDOW * 10);
+        g.tick(now + SECOND / 2);           // half a second: too short
+        assertTrue(g.planning());
+    }
+
+    @Test
+    void offNeverPauses() {
+        Governor g = new Governor(new Counters(), false);
+        g.begin(now);
+        for (int i = 0; i < 10; i++) window(g, 100);
+        assertTrue(g.planning());
+    }
+}
