@@ -2,6 +2,7 @@
 finding the JDKs, a clean environment for the programs they run, and the case runner whose output
 ends with "N passed, N failed"."""
 import glob
+import json
 import os
 import sys
 
@@ -68,6 +69,15 @@ class Cases:
     def finish(self):
         print(f"{self.passed} passed, {self.failed} failed")
         sys.exit(1 if self.failed else 0)
+
+
+def load_json(path):
+    """A statistics file (PIPELLM_STATS, SIMGPU_STATS) as a dict, or None when absent or unreadable."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
 
 
 def expect(problems, cond, what):

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from e2e_support import Cases, clean_env, expect, java_home
+from e2e_support import Cases, clean_env, expect, java_home, load_json
 
 ROOT, BUILD = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 BIN, LIB = os.path.join(BUILD, "bin"), os.path.join(BUILD, "lib")
@@ -67,12 +67,7 @@ LEDGER_BUILT = simgpu_knows("SIMGPU_LEDGER")
 CHANNELS_BUILT = simgpu_knows("SIMGPU_H2D_CHANNELS")
 
 
-def load(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
+load = load_json
 
 
 class Run:

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 
-from e2e_support import Cases, clean_env, expect, java_home, old_jdk
+from e2e_support import Cases, clean_env, expect, java_home, old_jdk, load_json
 
 ROOT, BUILD = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 BIN, LIB = os.path.join(BUILD, "bin"), os.path.join(BUILD, "lib")
@@ -34,12 +34,7 @@ def stats_files():
     return os.path.join(d, "pipellm.json"), os.path.join(d, "simgpu.json")
 
 
-def load(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
+load = load_json
 
 
 def prog_under(mode, cc="on", extra=None):
