@@ -1,6 +1,5 @@
 package dev.pipellm.agent.pipeline;
 
-import dev.pipellm.crypto.iv.CcIvLayout;
 import dev.pipellm.crypto.iv.IvSequenceLearner;
 import dev.pipellm.crypto.key.GcmKey;
 import dev.pipellm.agent.evp.NativeMemory;
@@ -59,7 +58,7 @@ public final class Channel {
         this.gcmKey = GcmKey.copyOf(key32);
     }
 
-    /** Whether this is the channel of the key at native address {@code keyAddress} (32 bytes). */
+    /** Whether this is the channel of this key (32 bytes). */
     boolean hasKey(byte[] key32) {
         return java.util.Arrays.equals(key, key32);
     }
@@ -97,7 +96,7 @@ public final class Channel {
         if (ivSeq[i] != s) return false;
         for (int b = 0; b < 8; b++) out[b] = (byte) (lo >>> (8 * b));
         for (int b = 0; b < 4; b++) out[8 + b] = (byte) (hi >>> (8 * b));
-        return CcIvLayout.IV_BYTES == 12;
+        return true;
     }
 
     void retire() {

@@ -48,7 +48,6 @@ public final class PipelineCopyHooks extends CopyHooks {
         ts.inCopy = true;
         ts.copyStream = stream;
         ts.copySrc = src;
-        ts.copyBytes = bytes;
         ts.copyOffset = 0;
         ts.copyDirection = dir == CopyDirection.H2D ? 1 : 0;
         int sid = Channels.streamId(stream);

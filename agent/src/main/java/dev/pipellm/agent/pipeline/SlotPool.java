@@ -51,12 +51,4 @@ final class SlotPool {
         }
         return null;
     }
-
-    int inUse() {
-        int n = 0;
-        for (Slot s : slots) {
-            if (s.state() != Slot.FREE) n++;
-        }
-        return n;
-    }
 }

@@ -9,7 +9,6 @@ final class ThreadState {
     /** The copy between on_copy and after_copy (0 bytes: none). */
     long copyStream;
     long copySrc;
-    long copyBytes;
     int copyDirection;
     boolean inCopy;
     /** Bytes of the current copy's messages finished so far (the next message's offset in the copy). */
