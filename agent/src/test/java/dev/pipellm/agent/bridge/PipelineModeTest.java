@@ -17,6 +17,8 @@ import org.junit.jupiter.api.Test;
  * {@link ShimSim}, IVs from {@link CcIvCounter} as NVIDIA's CSL makes them) copies pinned "layers"
  * the way weight offloading does, while the real planner and workers pre-encrypt. Every message's
  * ciphertext and tag are compared with OpenSSL's own for the same key, IV and current plaintext.
+ * The governor is off: these cases are about the fast path (GovernorTest covers the governor; here the
+ * agent's warm inline AES-GCM is cheaper than a commit, and it would rightly pause pre-encryption).
  */
 class PipelineModeTest {
     private static final int CHUNK = 64 * 1024;
@@ -42,7 +44,7 @@ class PipelineModeTest {
         boolean compare = true;
 
         Driver(String options, long seed) throws Throwable {
-            shim = new ShimSim("mode=pipellm,workers=1,worker_sched=normal,log=error," + options);
+            shim = new ShimSim("mode=pipellm,workers=1,worker_sched=normal,governor=off,log=error," + options);
             rekey(new Random(seed));
             ctx = OpenSsl.newCtx();
             refCtx = OpenSsl.newCtx();
