@@ -1,9 +1,9 @@
 package dev.pipellm.crypto.gcm;
 
+import dev.pipellm.crypto.testsupport.CorruptingEngine;
 import dev.pipellm.crypto.key.GcmKey;
 import org.junit.jupiter.api.Test;
 
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -74,7 +74,7 @@ class GcmEngineSelectorTest {
 
     @Test
     void shouldNeverSelectEngineThatFailsSelfTest() {
-        GcmEngine broken = new CorruptingEngine(new JdkGcmEngine());
+        GcmEngine broken = new CorruptingEngine(new JdkGcmEngine(), size -> size >= 65536, false, true);
         var selection = GcmEngineSelector.select(List.of(
                 new GcmEngineSelector.Candidate("broken", () -> broken),
                 new GcmEngineSelector.Candidate("jdk-sunjce", JdkGcmEngine::new)), 0);
@@ -88,49 +88,8 @@ class GcmEngineSelectorTest {
     @Test
     void shouldThrowWhenNoCandidatePasses() {
         assertThrows(IllegalStateException.class, () -> GcmEngineSelector.select(List.of(
-                new GcmEngineSelector.Candidate("broken", () -> new CorruptingEngine(new JdkGcmEngine()))), 0));
+                new GcmEngineSelector.Candidate("broken", () -> new CorruptingEngine(new JdkGcmEngine(), size -> size >= 65536, false, true))), 0));
     }
 
     /** Flips one ciphertext bit of messages of 64 KiB or more: only the large cross-check can catch it. */
-    private static final class CorruptingEngine implements GcmEngine {
-        private final GcmEngine delegate;
-
-        CorruptingEngine(GcmEngine delegate) {
-            this.delegate = delegate;
-        }
-
-        public String name() {
-            return "corrupting";
-        }
-
-        public int encrypt(GcmKey k, byte[] iv, byte[] aad, byte[] in, int io, int len, byte[] out, int oo,
-                           byte[] tag, int to) {
-            int s = delegate.encrypt(k, iv, aad, in, io, len, out, oo, tag, to);
-            if (len >= 65536) {
-                out[oo + len / 2] ^= 1;
-            }
-            return s;
-        }
-
-        public int decrypt(GcmKey k, byte[] iv, byte[] aad, byte[] in, int io, int len, byte[] out, int oo,
-                           byte[] tag, int to) {
-            return delegate.decrypt(k, iv, aad, in, io, len, out, oo, tag, to);
-        }
-
-        public int encrypt(GcmKey k, byte[] iv, byte[] aad, MemorySegment in, MemorySegment out, MemorySegment tag) {
-            return delegate.encrypt(k, iv, aad, in, out, tag);
-        }
-
-        public int decrypt(GcmKey k, byte[] iv, byte[] aad, MemorySegment in, MemorySegment out, MemorySegment tag) {
-            return delegate.decrypt(k, iv, aad, in, out, tag);
-        }
-
-        public long failureCount() {
-            return delegate.failureCount();
-        }
-
-        public void close() {
-            delegate.close();
-        }
-    }
 }

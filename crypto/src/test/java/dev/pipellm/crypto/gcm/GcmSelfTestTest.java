@@ -1,6 +1,6 @@
 package dev.pipellm.crypto.gcm;
 
-import dev.pipellm.crypto.key.GcmKey;
+import dev.pipellm.crypto.testsupport.CorruptingEngine;
 import dev.pipellm.crypto.testsupport.Engines;
 import dev.pipellm.crypto.testsupport.OpenSslGcm;
 import org.junit.jupiter.api.Test;
@@ -10,7 +10,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.security.MessageDigest;
 import java.util.HexFormat;
-import java.util.function.IntPredicate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -68,14 +67,14 @@ class GcmSelfTestTest {
 
     @Test
     void shouldNameTheSizeWhenAnEngineCorruptsOneHeapSize() {
-        String failure = GcmSelfTest.run(new CorruptingEngine(Engines.jdk(), size -> size == 4097, false));
+        String failure = GcmSelfTest.run(new CorruptingEngine(Engines.jdk(), size -> size == 4097, false, false));
         assertNotNull(failure);
         assertTrue(failure.contains("size-kat") && failure.contains("heap encrypt of 4097 bytes"), failure);
     }
 
     @Test
     void shouldNameTheSizeWhenAnEngineCorruptsOneSegmentSize() {
-        String failure = GcmSelfTest.run(new CorruptingEngine(Engines.jdk(), size -> size == 37, true));
+        String failure = GcmSelfTest.run(new CorruptingEngine(Engines.jdk(), size -> size == 37, true, false));
         assertNotNull(failure);
         assertTrue(failure.contains("size-kat") && failure.contains("segment encrypt of 37 bytes"), failure);
     }
@@ -111,49 +110,6 @@ class GcmSelfTestTest {
             } else {
                 System.setProperty(GcmSelfTest.FORCE_FAIL_PROPERTY, previous);
             }
-        }
-    }
-
-    /** Flips one ciphertext bit for the sizes {@code corrupt} selects, on the heap or the segment path. */
-    private record CorruptingEngine(GcmEngine delegate, IntPredicate corrupt, boolean segments) implements GcmEngine {
-        public String name() {
-            return "corrupting";
-        }
-
-        public int encrypt(GcmKey k, byte[] iv, byte[] aad, byte[] in, int io, int len, byte[] out, int oo,
-                           byte[] tag, int to) {
-            int s = delegate.encrypt(k, iv, aad, in, io, len, out, oo, tag, to);
-            if (!segments && corrupt.test(len)) {
-                out[oo + len / 2] ^= 1;
-            }
-            return s;
-        }
-
-        public int decrypt(GcmKey k, byte[] iv, byte[] aad, byte[] in, int io, int len, byte[] out, int oo,
-                           byte[] tag, int to) {
-            return delegate.decrypt(k, iv, aad, in, io, len, out, oo, tag, to);
-        }
-
-        public int encrypt(GcmKey k, byte[] iv, byte[] aad, MemorySegment in, MemorySegment out, MemorySegment tag) {
-            int s = delegate.encrypt(k, iv, aad, in, out, tag);
-            long len = in.byteSize();
-            if (segments && corrupt.test((int) len)) {
-                out.set(java.lang.foreign.ValueLayout.JAVA_BYTE, len / 2,
-                        (byte) (out.get(java.lang.foreign.ValueLayout.JAVA_BYTE, len / 2) ^ 1));
-            }
-            return s;
-        }
-
-        public int decrypt(GcmKey k, byte[] iv, byte[] aad, MemorySegment in, MemorySegment out, MemorySegment tag) {
-            return delegate.decrypt(k, iv, aad, in, out, tag);
-        }
-
-        public long failureCount() {
-            return delegate.failureCount();
-        }
-
-        public void close() {
-            // the shared engine stays open
         }
     }
 }
