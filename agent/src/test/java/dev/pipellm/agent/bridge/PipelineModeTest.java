@@ -192,7 +192,7 @@ class PipelineModeTest {
                         small.set(ValueLayout.JAVA_LONG, 0, rnd.nextLong());
                         d.copy(small.address(), 64, 0x56);
                     }
-                    Thread.sleep(1);
+                    if (cycle > 5) d.awaitReady(1);   // workers get time to make slots (bounded)
                     d.copy(w[l].address(), CHUNK, 0x56);
                 }
             }
