@@ -194,6 +194,32 @@ public final class Pipeline {
         }
     }
 
+    /**
+     * True once the planner has drained every event recorded before this call, planned for them, and
+     * the workers hold no slot still to encrypt (tests wait for it, so what they measure is the plan,
+     * not the machine's speed). Bounded by {@code timeoutNanos}; false if it did not settle by then.
+     */
+    public boolean awaitSettled(long timeoutNanos) throws InterruptedException {
+        Planner p = planner;
+        if (p == null) return false;
+        long end = System.nanoTime() + timeoutNanos;
+        long start = p.quietPasses();
+        while (System.nanoTime() < end) {
+            if (p.quietPasses() >= start + 2 && noSlotInFlight(p.pool())) return true;
+            Thread.sleep(1);
+        }
+        return false;
+    }
+
+    private static boolean noSlotInFlight(SlotPool pool) {
+        if (pool == null) return true;
+        for (Slot s : pool.slots) {
+            int st = s.state();
+            if (st == Slot.PLANNED || st == Slot.ENCRYPTING) return false;
+        }
+        return true;
+    }
+
     /** Slots currently READY (tests, diagnostics). */
     public int readySlots() {
         Planner p = planner;

@@ -54,6 +54,8 @@ final class Planner implements EventSink, Runnable {
     private int shapeNext;
     private volatile boolean running = true;
     private volatile boolean stopped;
+    /** Passes that found no event and nothing to plan (tests wait for the planner to settle). */
+    private volatile long quietPasses;
     private boolean warnedError;
 
     private final boolean idleClass;
@@ -77,6 +79,10 @@ final class Planner implements EventSink, Runnable {
 
     SlotPool pool() {
         return pool;
+    }
+
+    long quietPasses() {
+        return quietPasses;
     }
 
     void stop() {
@@ -108,7 +114,10 @@ final class Planner implements EventSink, Runnable {
                 reclaim();
                 if (n > 0) {
                     idle = 0;
-                } else if (++idle < 50) {
+                    continue;
+                }
+                if (!replan) quietPasses++;   // single writer
+                if (++idle < 50) {
                     Thread.onSpinWait();
                 } else if (idle < 100) {
                     Thread.yield();
