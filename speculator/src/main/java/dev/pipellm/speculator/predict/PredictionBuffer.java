@@ -49,6 +49,30 @@ public final class PredictionBuffer {
     public void clear() {
         count = 0;
         firstMessage[0] = 0;
+        context = 0;
+        plannableMessages = Long.MAX_VALUE;
+    }
+
+    private int context;
+    private long plannableMessages = Long.MAX_VALUE;
+
+    /** Context (stream bucket) the prediction was made in: report slot outcomes with it. */
+    public int context() {
+        return context;
+    }
+
+    /**
+     * How many messages ahead new slots may be planned: the depth the chosen predictor's measured commit
+     * probability allows ({@link CommitCalibration}); slots already planned deeper may be kept.
+     */
+    public long plannableMessages() {
+        return plannableMessages;
+    }
+
+    /** Set by the speculator after filling the buffer. */
+    public void setPlanning(int context, long plannableMessages) {
+        this.context = context;
+        this.plannableMessages = plannableMessages;
     }
 
     public long chunkBytes() {
@@ -189,5 +213,6 @@ public final class PredictionBuffer {
             append(other.host[i], other.bytes[i], other.flags[i], other.confidence[i], other.predictor[i]);
             gapBefore[count - 1] = other.gapBefore[i];
         }
+        setPlanning(other.context, other.plannableMessages);
     }
 }

@@ -33,6 +33,14 @@ public final class RepeatingSequencePredictor implements CopyPredictor {
     private final long[] logHost;
     private final long[] logBytes;
     private final boolean[] logFresh;
+    /**
+     * Per history entry: how often the copy at this position of the period was replaced by another copy of the
+     * same size (a fork: expert A or B), as a decayed estimate in [0, 1] carried from period to period.
+     */
+    private final float[] logFork;
+    /** Fork estimate above which a position is predicted as a reservation of its IVs, not as known data. */
+    static final float FORK_RESERVE = 0.05f;
+    private float forkOfCurrent;
     private final PairKeyTable lastSeen;
     /** Sequence number the next logged copy gets. */
     private long next;
@@ -51,6 +59,7 @@ public final class RepeatingSequencePredictor implements CopyPredictor {
         logHost = new long[size];
         logBytes = new long[size];
         logFresh = new boolean[size];
+        logFork = new float[size];
         lastSeen = new PairKeyTable(size * 2, 4);
     }
 
@@ -88,10 +97,19 @@ public final class RepeatingSequencePredictor implements CopyPredictor {
         if (direction != CopyDirection.H2D || bytes <= 0) {
             return;
         }
+        forkOfCurrent = 0;
         if (expected != NOT_LOCKED && inWindow(expected)) {
             if (matches(expected, hostAddress, bytes, freshData)) {
+                forkOfCurrent = logFork[(int) expected & mask] * 0.75f;
                 expected++;
                 run++;
+                extras = 0;
+            } else if (isSubstitution(hostAddress, bytes, freshData)) {
+                // A substitution: another known copy of the same size where the period had this one (the other
+                // expert). The period goes on after it; the position is remembered as a fork.
+                forkOfCurrent = logFork[(int) expected & mask] * 0.75f + 0.25f;
+                expected++;
+                run = Math.max(1, run - run / 4);
                 extras = 0;
             } else {
                 int skip = -1;
@@ -128,10 +146,25 @@ public final class RepeatingSequencePredictor implements CopyPredictor {
         logHost[i] = hostAddress;
         logBytes[i] = bytes;
         logFresh[i] = freshData;
+        logFork[i] = forkOfCurrent;
         next = pos + 1;
         if (!freshData) {
             lastSeen.setValue1(lastSeen.put(hostAddress, bytes), pos);
         }
+    }
+
+    /**
+     * The copy replaces the expected one: same size, both known data, and the copy came at this very position
+     * of the period before (a whole number of periods back), so it is the other branch of a fork.
+     */
+    private boolean isSubstitution(long host, long bytes, boolean fresh) {
+        final int e = (int) expected & mask;
+        if (fresh || logFresh[e] || logBytes[e] != bytes || expected + 1 >= next) {
+            return false;
+        }
+        final long prev = lastOccurrence(host, bytes);
+        final long period = next - expected;
+        return prev != NOT_LOCKED && prev < expected && (expected - prev) % period == 0;
     }
 
     @Override
@@ -169,7 +202,9 @@ public final class RepeatingSequencePredictor implements CopyPredictor {
             // Beyond the observed period only once the period has been confirmed twice in a row: a sequence
             // seen twice (an S-LoRA load copies its list twice) is not yet a cycle.
             final float c = k < period ? base : (run >= 2 * period ? base * 0.9f : base * 0.3f);
-            final int flags = logFresh[i] ? 0 : PredictionBuffer.DATA_KNOWN;
+            // A fork's copy is predicted by size only: its IVs are reserved, so the rest of the period keeps
+            // its IVs whichever candidate comes, and no candidate is pre-encrypted for nothing.
+            final int flags = logFresh[i] || logFork[i] > FORK_RESERVE ? 0 : PredictionBuffer.DATA_KNOWN;
             if (!out.append(logHost[i], logBytes[i], flags, c, predictorId)) {
                 break;
             }

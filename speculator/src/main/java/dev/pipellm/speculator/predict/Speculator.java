@@ -40,7 +40,19 @@ public final class Speculator implements EventSink {
     private final TournamentChooser chooser;
     private final IvSlackPolicy slack;
     private final PairKeyTable dirtyHost;
+    /**
+     * Recent CPU writes that did not start at a copy's start address (a write into the middle of a buffer), as
+     * ranges: a copy overlapping one carries fresh data too. A ring: the oldest is forgotten first (a
+     * forgotten write only costs a stale slot, which validation catches).
+     */
+    private static final int WRITE_RANGES = 64;
+    private final long[] writeStart = new long[WRITE_RANGES];
+    private final long[] writeEnd = new long[WRITE_RANGES];
+    private int writeNext;
     private final long[] chosenCount;
+    private final CommitCalibration calibration;
+    /** The pipeline context (CUDA context / channel) the events come from; see {@link #setContext}. */
+    private int context;
 
     private boolean shortStale = true;
     private int chosen = -1;
@@ -70,6 +82,8 @@ public final class Speculator implements EventSink {
         slack = new IvSlackPolicy(config.slackMaxGap, config.relinquishCostNops, config.slackHalfLifeSamples);
         dirtyHost = new PairKeyTable(config.writeTrackerEntries, 4);
         chosenCount = new long[PREDICTORS];
+        calibration = new CommitCalibration(PREDICTORS, config.streamBuckets, config.minCommitProbability,
+                config.probeEvery);
     }
 
     public SpeculatorConfig config() {
@@ -116,6 +130,9 @@ public final class Speculator implements EventSink {
                     fresh = true;
                     dirtyHost.remove(d);
                 }
+                if (writtenInside(hostAddress, bytes)) {
+                    fresh = true;
+                }
                 score(hostAddress, bytes, stream, fresh);
                 lastStream = stream;
                 h2dCopies++;
@@ -127,6 +144,9 @@ public final class Speculator implements EventSink {
         } else {
             if (type == EventType.HOST_WRITE) {
                 dirtyHost.put(hostAddress, 0);
+                final int w = writeNext++ & (WRITE_RANGES - 1);
+                writeStart[w] = hostAddress;
+                writeEnd[w] = hostAddress + Math.max(1, bytes);
             }
             for (int p = 0; p < PREDICTORS; p++) {
                 predictors[p].onEvent(type, hostAddress, bytes);
@@ -135,6 +155,22 @@ public final class Speculator implements EventSink {
                 shortStale = true;
             }
         }
+    }
+
+    /** True when a recent write overlaps [host, host+bytes); writes wholly inside the copy are consumed. */
+    private boolean writtenInside(long host, long bytes) {
+        final long end = host + Math.max(1, bytes);
+        boolean hit = false;
+        for (int w = 0; w < WRITE_RANGES; w++) {
+            if (writeStart[w] < end && host < writeEnd[w]) {
+                hit = true;
+                if (writeStart[w] >= host && writeEnd[w] <= end) {
+                    writeStart[w] = 0;
+                    writeEnd[w] = 0;
+                }
+            }
+        }
+        return hit;
     }
 
     private void refreshShort() {
@@ -209,11 +245,41 @@ public final class Speculator implements EventSink {
         predictors[p].predict(out, config.maxPredictedCopies, config.maxPredictedMessages, p);
         final float factor = p == HINTS || chooser.hitLast(p) ? 1f : 0.5f;
         final int gap = slack.gapBeforePredictedCopy();
+        final int context = this.context;
+        final long plannable = calibration.plannableMessages(p, context);
         for (int i = 0; i < out.copyCount(); i++) {
-            out.setConfidence(i, out.copyConfidence(i) * factor);
+            // Calibrated: once slots this predictor planned at this depth have an outcome record, the
+            // confidence is their measured commit probability; before that, the predictor's own estimate.
+            // The halving while the predictor has not re-locked applies to both.
+            final float own = out.copyConfidence(i);
+            out.setConfidence(i, calibration.probability(p, context, out.copyFirstMessage(i), own) * factor);
             out.setGapBefore(i, gap);
         }
+        out.setPlanning(context, plannable);
         return out.messageCount();
+    }
+
+    /**
+     * The pipeline's report of a slot planned from a prediction of {@code predictor} in {@code context}
+     * (see {@link PredictionBuffer#context()}) at {@code depthMessages} messages ahead: committed, or
+     * relinquished (mispredicted, passed, or made stale by a CPU write). Allocation-free.
+     */
+    public void onSlotOutcome(int predictor, int context, long depthMessages, boolean committed) {
+        calibration.onOutcome(predictor, context, depthMessages, committed);
+    }
+
+    /**
+     * The context (the agent's channel: one CUDA context's H2D direction) whose slots the next predictions
+     * plan. Calibration is kept per context: two devices may run different workloads. Not the CUDA stream:
+     * the copy before a prediction is often on another stream than the copies it predicts (FlexGen's token
+     * ids on the default stream, weights on a load stream).
+     */
+    public void setContext(int context) {
+        this.context = context;
+    }
+
+    public CommitCalibration calibration() {
+        return calibration;
     }
 
     /** Predictor the next {@link #predict} will use, or -1 when none has an opinion. */

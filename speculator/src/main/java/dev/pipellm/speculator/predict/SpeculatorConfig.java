@@ -32,6 +32,10 @@ public final class SpeculatorConfig {
     public static final int DEFAULT_RELINQUISH_COST_NOPS = 32;
     public static final int DEFAULT_SLACK_HALF_LIFE_SAMPLES = 1024;
     public static final int DEFAULT_WRITE_TRACKER_ENTRIES = 1 << 12;
+    /** Least measured commit probability of a planning depth (see {@link CommitCalibration}). */
+    public static final float DEFAULT_MIN_COMMIT_PROBABILITY = 0.9f;
+    /** One query in this many may plan one closed depth bucket deeper, to measure it again. */
+    public static final int DEFAULT_PROBE_EVERY = 32;
 
     public final long chunkBytes;
     public final int maxPredictedCopies;
@@ -51,6 +55,8 @@ public final class SpeculatorConfig {
     public final int relinquishCostNops;
     public final int slackHalfLifeSamples;
     public final int writeTrackerEntries;
+    public final float minCommitProbability;
+    public final int probeEvery;
 
     private SpeculatorConfig(Builder b) {
         chunkBytes = b.chunkBytes;
@@ -71,6 +77,8 @@ public final class SpeculatorConfig {
         relinquishCostNops = b.relinquishCostNops;
         slackHalfLifeSamples = b.slackHalfLifeSamples;
         writeTrackerEntries = b.writeTrackerEntries;
+        minCommitProbability = b.minCommitProbability;
+        probeEvery = b.probeEvery;
     }
 
     public static SpeculatorConfig defaults() {
@@ -100,6 +108,8 @@ public final class SpeculatorConfig {
         private int relinquishCostNops = DEFAULT_RELINQUISH_COST_NOPS;
         private int slackHalfLifeSamples = DEFAULT_SLACK_HALF_LIFE_SAMPLES;
         private int writeTrackerEntries = DEFAULT_WRITE_TRACKER_ENTRIES;
+        private float minCommitProbability = DEFAULT_MIN_COMMIT_PROBABILITY;
+        private int probeEvery = DEFAULT_PROBE_EVERY;
 
         private Builder() {
         }
@@ -194,7 +204,22 @@ public final class SpeculatorConfig {
             return this;
         }
 
+        public Builder minCommitProbability(float v) {
+            minCommitProbability = v;
+            return this;
+        }
+
+        public Builder probeEvery(int v) {
+            probeEvery = v;
+            return this;
+        }
+
         public SpeculatorConfig build() {
+            if (!(minCommitProbability >= 0 && minCommitProbability <= 1)) {
+                throw new IllegalArgumentException("speculator setting min_commit_probability must be in [0, 1], got "
+                        + minCommitProbability);
+            }
+            require(probeEvery >= 1, "probe_every", probeEvery, ">= 1");
             require(chunkBytes >= MIN_CHUNK_BYTES && chunkBytes <= MAX_CHUNK_BYTES, "chunk_bytes", chunkBytes,
                     "[16, 2^30]");
             require(maxPredictedCopies >= 1 && maxPredictedCopies <= (1 << 20), "max_predicted_copies",

@@ -1,6 +1,7 @@
 package dev.pipellm.speculator.replay;
 
 import dev.pipellm.speculator.predict.PredictionBuffer;
+import dev.pipellm.speculator.predict.Speculator;
 
 /**
  * A model of the agent's speculative pipeline (ARCHITECTURE.md section 5) that turns predictions into the
@@ -56,6 +57,14 @@ public final class IvPipelineModel {
     private int[] nlen;
     private boolean[] nknown;
     private boolean[] nstale;
+    /** Who planned each slot, in which context, how many messages ahead: its outcome is reported back. */
+    private int[] pred;
+    private int[] ctx;
+    private int[] depth;
+    private int[] npred;
+    private int[] nctx;
+    private int[] ndepth;
+    private Speculator outcomes;
     private int head;
     private int count;
     private long windowBytes;
@@ -82,6 +91,23 @@ public final class IvPipelineModel {
         nlen = new int[size];
         nknown = new boolean[size];
         nstale = new boolean[size];
+        pred = new int[size];
+        ctx = new int[size];
+        depth = new int[size];
+        npred = new int[size];
+        nctx = new int[size];
+        ndepth = new int[size];
+    }
+
+    /** Every slot's fate (committed, or relinquished) is reported to this speculator's calibration. */
+    public void reportOutcomesTo(Speculator speculator) {
+        outcomes = speculator;
+    }
+
+    private void outcome(int s, boolean committed) {
+        if (outcomes != null && known[s]) {
+            outcomes.onSlotOutcome(pred[s], ctx[s], depth[s], committed);
+        }
     }
 
     /** Counters every later observation is added to (e.g. the whole run and its steady state). */
@@ -111,13 +137,18 @@ public final class IvPipelineModel {
         return (head + i) & mask;
     }
 
-    private void relinquish(boolean slotKnown, int slotLen, boolean slotStale) {
+    private void relinquish(int s) {
+        outcome(s, false);
+        final boolean slotKnown = known[s];
+        final int slotLen = len[s];
+        final boolean slotStale = stale[s];
         if (!slotKnown) {
             return;
         }
         for (ReplayCounters c : targets) {
             c.relinquishedSlots++;
             c.wastedBytes += slotLen;
+            c.wastedByPlanDepth[dev.pipellm.speculator.predict.CommitCalibration.bucketOf(depth[s])] += slotLen;
             if (slotStale) {
                 c.staleSlots++;
             }
@@ -183,7 +214,7 @@ public final class IvPipelineModel {
             final long nopsNeeded = iv[s] - nextIv;
             for (int t = 0; t < k; t++) {
                 final int x = at(t);
-                relinquish(known[x], len[x], stale[x]);
+                relinquish(x);
             }
             for (ReplayCounters c : targets) {
                 c.nops += nopsNeeded;
@@ -195,6 +226,7 @@ public final class IvPipelineModel {
                     c.headHitBytes += l;
                 }
             }
+            outcome(s, true);
             nextIv = iv[s] + 1;
             dropHead(k + 1);
         } else {
@@ -209,7 +241,7 @@ public final class IvPipelineModel {
                         }
                     }
                 } else {
-                    relinquish(true, len[s], stale[s]);
+                    relinquish(s);
                 }
                 dropHead(1);
             }
@@ -224,7 +256,8 @@ public final class IvPipelineModel {
     }
 
     private void refill() {
-        while (count < settings.depthMessages() && windowBytes < settings.depthBytes() && planHasNext()) {
+        while (count < settings.depthMessages() && windowBytes < settings.depthBytes() && planHasNext()
+                && count < plan.plannableMessages()) {
             final int c = planCopy;
             final int gap = planChunk == 0 ? plan.copyGapBefore(c) : 0;
             final long slotIv = Math.max(lastIv, nextIv - 1) + 1 + gap;
@@ -234,6 +267,9 @@ public final class IvPipelineModel {
             len[s] = plan.messageLength(c, planChunk);
             known[s] = plan.copyDataKnown(c);
             stale[s] = false;
+            pred[s] = plan.copyPredictor(c);
+            ctx[s] = plan.context();
+            depth[s] = count;
             windowBytes += len[s];
             count++;
             lastIv = slotIv;
@@ -279,15 +315,22 @@ public final class IvPipelineModel {
                     break;
                 }
             }
-            if (match < 0 && !confident) {
+            if (match < 0 && (!confident || newCount >= plan.plannableMessages())) {
                 break;
             }
             long slotIv;
             boolean slotStale = false;
+            int slotPred = plan.copyPredictor(c);
+            int slotCtx = plan.context();
+            int slotDepth = newCount;
             if (match >= 0) {
+                final int m = at(match);
+                slotPred = pred[m];
+                slotCtx = ctx[m];
+                slotDepth = depth[m];
                 for (int t = oldIdx; t < match; t++) {
                     final int x = at(t);
-                    relinquish(known[x], len[x], stale[x]);
+                    relinquish(x);
                 }
                 slotIv = iv[at(match)];
                 oldIdx = match + 1;
@@ -295,7 +338,7 @@ public final class IvPipelineModel {
                 slotIv = cursorIv + 1 + gap;
                 while (oldIdx < count && iv[at(oldIdx)] <= slotIv) {
                     final int x = at(oldIdx++);
-                    relinquish(known[x], len[x], stale[x]);
+                    relinquish(x);
                 }
             }
             niv[newCount] = slotIv;
@@ -303,6 +346,9 @@ public final class IvPipelineModel {
             nlen[newCount] = mLen;
             nknown[newCount] = mKnown;
             nstale[newCount] = slotStale;
+            npred[newCount] = slotPred;
+            nctx[newCount] = slotCtx;
+            ndepth[newCount] = slotDepth;
             newBytes += mLen;
             newCount++;
             cursorIv = slotIv;
@@ -310,7 +356,7 @@ public final class IvPipelineModel {
         }
         for (int t = oldIdx; t < count; t++) {
             final int x = at(t);
-            relinquish(known[x], len[x], stale[x]);
+            relinquish(x);
         }
         // Swap in the new window (stored from index 0).
         long[] tl = iv;
@@ -328,6 +374,15 @@ public final class IvPipelineModel {
         tb = stale;
         stale = nstale;
         nstale = tb;
+        int[] tn = pred;
+        pred = npred;
+        npred = tn;
+        tn = ctx;
+        ctx = nctx;
+        nctx = tn;
+        tn = depth;
+        depth = ndepth;
+        ndepth = tn;
         head = 0;
         count = newCount;
         windowBytes = newBytes;

@@ -142,17 +142,18 @@ public final class Replay {
         out.printf(Locale.ROOT, "Replay: chunk %s, window %d messages / %s MiB, min confidence %.2f%n", chunk,
                 s.depthMessages(), mib(s.depthBytes()), s.minConfidence());
         final String header = String.format(Locale.ROOT,
-                "%-22s %9s %10s %8s %8s %9s %14s %10s %9s %10s %9s %9s",
+                "%-22s %9s %10s %8s %8s %9s %14s %10s %8s %9s %10s %9s %9s",
                 "workload", "H2D GiB", "messages", "head %", "cover %", "target %", "target class",
-                "wasted MiB", "steady %", "st.waste", "NOPs", "relinq.");
+                "wasted MiB", "waste %", "steady %", "st.waste", "NOPs", "relinq.");
         out.println(header);
         out.println("-".repeat(header.length()));
         for (Result r : results) {
             final ReplayCounters t = r.run().total();
             final ReplayCounters st = r.run().steady();
-            out.printf(Locale.ROOT, "%-22s %9s %10d %8s %8s %9s %14s %10s %9s %10s %9d %9d%n", r.name(),
+            out.printf(Locale.ROOT, "%-22s %9s %10d %8s %8s %9s %14s %10s %8s %9s %10s %9d %9d%n", r.name(),
                     gib(t.h2dBytes), t.h2dMessages, pct(t.headHitMessageRate()), pct(t.coverage()),
                     pct(t.classCoverage(r.targetClass())), CopyClass.name(r.targetClass()), mib(t.wastedBytes),
+                    pct(t.wasteShare()),
                     r.run().hasSteadyState() ? pct(st.coverage()) : "-",
                     r.run().hasSteadyState() ? mib(st.wastedBytes) : "-", t.nops, t.relinquishedSlots);
         }
@@ -168,6 +169,10 @@ public final class Replay {
                 chosen.append(' ').append(sp.predictorName(p)).append('=').append(sp.chosenCount(p));
             }
             out.println(chosen);
+            if (r.run().hasPatternChange()) {
+                out.println("  re-lock after the pattern change: " + (r.run().relockMessages() < 0 ? "never"
+                        : r.run().relockMessages() + " messages"));
+            }
             if (r.oracle() != null) {
                 final double spec = r.run().total().classCoverage(r.targetClass());
                 final double orc = r.oracle().total().classCoverage(r.targetClass());
@@ -191,7 +196,11 @@ public final class Replay {
                     .append(r.description().replace("\"", "'")).append("\", \"seconds\": ")
                     .append(String.format(Locale.ROOT, "%.3f", r.seconds()))
                     .append(", \"target_class\": \"").append(CopyClass.name(r.targetClass())).append("\"")
-                    .append(", \"notes\": \"").append(r.notes()).append("\",\n     \"total\": ");
+                    .append(", \"notes\": \"").append(r.notes()).append("\"");
+            if (r.run().hasPatternChange()) {
+                b.append(", \"relock_messages\": ").append(r.run().relockMessages());
+            }
+            b.append(",\n     \"total\": ");
             counters(b, r.run().total(), r.targetClass());
             if (r.run().hasSteadyState()) {
                 b.append(",\n     \"steady_state\": ");
@@ -225,8 +234,11 @@ public final class Replay {
                 .append(String.format(Locale.ROOT, "%.6f", c.classCoverage(targetClass)))
                 .append(", \"reserved_messages\": ").append(c.reservedMessages)
                 .append(", \"wasted_bytes\": ").append(c.wastedBytes)
+                .append(", \"wasted_share\": ").append(String.format(Locale.ROOT, "%.6f", c.wasteShare()))
                 .append(", \"relinquished_slots\": ").append(c.relinquishedSlots)
                 .append(", \"stale_slots\": ").append(c.staleSlots)
-                .append(", \"nops\": ").append(c.nops).append('}');
+                .append(", \"nops\": ").append(c.nops)
+                .append(", \"nops_per_100_messages\": ").append(String.format(Locale.ROOT, "%.4f", c.nopsPer100Messages()))
+                .append('}');
     }
 }

@@ -22,6 +22,8 @@ public final class ReplayCounters {
     public long staleSlots;
     /** NOP copies (one IV each) issued to reach a slot's IV. */
     public long nops;
+    /** Wasted bytes by the depth (messages ahead) their slot was planned at, in CommitCalibration buckets. */
+    public final long[] wastedByPlanDepth = new long[dev.pipellm.speculator.predict.CommitCalibration.DEPTH_BUCKETS];
     public final long[] classBytes = new long[CopyClass.COUNT];
     public final long[] classCoveredBytes = new long[CopyClass.COUNT];
     public final long[] classCopies = new long[CopyClass.COUNT];
@@ -32,6 +34,16 @@ public final class ReplayCounters {
 
     public double classCoverage(int copyClass) {
         return classBytes[copyClass] == 0 ? 0 : (double) classCoveredBytes[copyClass] / classBytes[copyClass];
+    }
+
+    /** Wasted encryption as a share of the H2D bytes copied. */
+    public double wasteShare() {
+        return h2dBytes == 0 ? 0 : (double) wastedBytes / h2dBytes;
+    }
+
+    /** NOPs per 100 H2D messages. */
+    public double nopsPer100Messages() {
+        return h2dMessages == 0 ? 0 : 100.0 * nops / h2dMessages;
     }
 
     public double headHitMessageRate() {

@@ -22,6 +22,12 @@ public final class ReplayRun implements TraceSink {
     private final ReplayCounters steady = new ReplayCounters();
     private boolean steadyStarted;
     private long events;
+    /** Re-lock after a pattern change: messages since the change, -1 when none was marked or not locked yet. */
+    private long changeAtMessage = -1;
+    private long relockMessages = -1;
+    private long streakStart = -1;
+    private int streakCopies;
+    private static final int RELOCK_STREAK_COPIES = 3;
 
     public ReplayRun(SpeculatorConfig config, IvPipelineModel.Settings settings) {
         speculator = new Speculator(config);
@@ -29,6 +35,7 @@ public final class ReplayRun implements TraceSink {
         prediction = speculator.newPredictionBuffer();
         chunkBytes = config.chunkBytes;
         model.countInto(total);
+        model.reportOutcomesTo(speculator);
     }
 
     /** Replays a whole trace. */
@@ -47,11 +54,18 @@ public final class ReplayRun implements TraceSink {
                 model.countInto(total, steady);
             } else if (bytes == TraceGenerator.MARK_STEADY_STATE_END) {
                 model.countInto(total);
+            } else if (bytes == TraceGenerator.MARK_PATTERN_CHANGE) {
+                changeAtMessage = total.h2dMessages;
+                relockMessages = -1;
+                streakCopies = 0;
             }
             return;
         }
         if (type == EventType.COPY && direction == CopyDirection.H2D) {
+            final long messages0 = total.h2dMessages;
+            final long covered0 = total.coveredMessages;
             model.onRealCopy(hostAddress, bytes, chunkBytes, copyClass);
+            if (changeAtMessage >= 0 && relockMessages < 0) trackRelock(messages0, covered0);
         } else if (type == EventType.HOST_WRITE) {
             model.onHostWrite(hostAddress, bytes);
         }
@@ -61,6 +75,27 @@ public final class ReplayRun implements TraceSink {
             speculator.predict(prediction);
             model.replan(prediction);
         }
+    }
+
+    /** Re-locked = RELOCK_STREAK_COPIES consecutive copies (of more than one message) wholly covered. */
+    private void trackRelock(long messages0, long covered0) {
+        final long messages = total.h2dMessages - messages0;
+        if (messages < 2) return;   // small fresh copies are never covered: they neither break nor make a streak
+        if (total.coveredMessages - covered0 == messages) {
+            if (streakCopies++ == 0) streakStart = messages0;
+            if (streakCopies >= RELOCK_STREAK_COPIES) relockMessages = streakStart - changeAtMessage;
+        } else {
+            streakCopies = 0;
+        }
+    }
+
+    /** H2D messages from the last pattern change until the pipeline covered whole copies again; -1 if none. */
+    public long relockMessages() {
+        return relockMessages;
+    }
+
+    public boolean hasPatternChange() {
+        return changeAtMessage >= 0;
     }
 
     public ReplayCounters total() {

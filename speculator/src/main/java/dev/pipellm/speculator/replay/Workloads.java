@@ -9,6 +9,7 @@ import dev.pipellm.speculator.trace.OptModel;
 import dev.pipellm.speculator.trace.SharedData;
 import dev.pipellm.speculator.trace.TraceGenerator;
 import dev.pipellm.speculator.trace.VllmSwapTrace;
+import dev.pipellm.speculator.trace.WobbleTrace;
 
 import java.util.List;
 
@@ -20,7 +21,8 @@ public final class Workloads {
 
     public static final List<String> NAMES = List.of(
             "flexgen-opt30b", "flexgen-opt66b", "flexgen-opt175b", "flexgen-opt30b-kvcpu", "accelerate-opt30b",
-            "vllm-swap-conv", "vllm-swap-code", "lora-conv");
+            "vllm-swap-conv", "vllm-swap-code", "lora-conv", "wobble-jitter", "wobble-moe-0.1", "wobble-moe-0.5",
+            "wobble-random-reuse", "wobble-runs", "wobble-model-switch");
 
     private Workloads() {
     }
@@ -46,6 +48,12 @@ public final class Workloads {
                         new LoraTrace(LoraTrace.Params.defaults(trace, requests, false, seed)),
                         new LoraTrace(LoraTrace.Params.defaults(trace, requests, true, seed)));
             }
+            case "wobble-jitter" -> wobble(name, WobbleTrace.Kind.JITTER, 24, 16L << 20, 40, 0.02, seed);
+            case "wobble-moe-0.1" -> wobble(name, WobbleTrace.Kind.MOE, 24, 16L << 20, 40, 0.1, seed);
+            case "wobble-moe-0.5" -> wobble(name, WobbleTrace.Kind.MOE, 24, 16L << 20, 40, 0.5, seed);
+            case "wobble-random-reuse" -> wobble(name, WobbleTrace.Kind.RANDOM_REUSE, 16, 4L << 20, 200, 0, seed);
+            case "wobble-runs" -> wobble(name, WobbleTrace.Kind.RUNS, 32, 1L << 20, 200, 0, seed);
+            case "wobble-model-switch" -> wobble(name, WobbleTrace.Kind.MODEL_SWITCH, 24, 16L << 20, 40, 0, seed);
             default -> throw new IllegalArgumentException("unknown workload '" + name + "'; known: "
                     + String.join(", ", NAMES) + ", all");
         };
@@ -54,6 +62,12 @@ public final class Workloads {
     private static Workload flexgen(String name, OptModel model, long seed) {
         return new Workload(name, CopyClass.WEIGHT, new FlexGenTrace(FlexGenTrace.allWeightsOnCpu(model, seed)),
                 null);
+    }
+
+    private static Workload wobble(String name, WobbleTrace.Kind kind, int layers, long bytes, int steps, double rate,
+                                   long seed) {
+        return new Workload(name, kind == WobbleTrace.Kind.RUNS ? CopyClass.KV_SWAP : CopyClass.WEIGHT,
+                new WobbleTrace(new WobbleTrace.Params(kind, layers, bytes, steps, rate, seed)), null);
     }
 
     private static Workload vllm(String name, String shared, String file, int requests, long seed) {

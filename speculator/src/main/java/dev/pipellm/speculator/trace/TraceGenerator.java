@@ -10,6 +10,8 @@ public interface TraceGenerator {
     long MARK_STEADY_STATE = 1;
     /** Marker id emitted where a steady-state phase ends (e.g. the end of a batch: the next one must re-lock). */
     long MARK_STEADY_STATE_END = 2;
+    /** Marker id emitted where the copy pattern changes for good (a model switch): the replay measures re-lock. */
+    long MARK_PATTERN_CHANGE = 3;
 
     String name();
 

@@ -104,4 +104,30 @@ class RepeatingSequencePredictorTest {
         assertFalse(p.locked());
         assertEquals(0, predict(p, 4).copyCount());
     }
+
+    @Test
+    void shouldKeepTheLockAndReserveTheForkWhenAnotherExpertReplacesOne() {
+        final RepeatingSequencePredictor p = new RepeatingSequencePredictor(1024);
+        final long expertA = 0x6000_0000_0000L;
+        final long expertB = 0x6100_0000_0000L;
+        // period: weights 0-3, an expert (A or B, same size), weights 4-7
+        for (int period = 0; period < 4; period++) {
+            cycle(p, 0, 4);
+            h2d(p, period == 1 ? expertB : expertA, 64 * MB);
+            cycle(p, 4, 8);
+        }
+        cycle(p, 0, 4);
+        h2d(p, expertB, 64 * MB);   // the other branch this time
+        assertTrue(p.locked());
+        PredictionBuffer b = predict(p, 4);
+        assertEquals(weight(4), b.copyHost(0), "the period goes on after the substitution");
+        assertTrue(b.copyDataKnown(0));
+        cycle(p, 4, 8);
+        cycle(p, 0, 4);
+        b = predict(p, 2);
+        assertEquals(64 * MB, b.copyBytes(0));
+        assertFalse(b.copyDataKnown(0), "a fork is reserved by size, not pre-encrypted");
+        assertEquals(weight(4), b.copyHost(1));
+        assertTrue(b.copyDataKnown(1));
+    }
 }

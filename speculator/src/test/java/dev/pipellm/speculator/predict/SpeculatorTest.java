@@ -51,6 +51,34 @@ class SpeculatorTest {
     }
 
     @Test
+    void shouldMarkCopyFreshWhenTheCpuWroteInsideItsSourceAwayFromItsStart() {
+        final Speculator s = new Speculator(SpeculatorConfig.defaults());
+        for (int round = 0; round < 3; round++) {
+            h2d(s, 0x1000_0000L, 8 * MB, 0);
+            // the CPU rewrites 4 KiB in the middle of the 1 MiB buffer copied next (a block table, a mask row)
+            s.onEvent(EventType.HOST_WRITE, CopyDirection.NONE, 0x2000_0000L + 300_000, 0, 4096, -1, 0);
+            h2d(s, 0x2000_0000L, MB, 0);
+        }
+        final PredictionBuffer out = s.newPredictionBuffer();
+        s.predict(out);
+        assertTrue(out.copyDataKnown(0));
+        assertFalse(out.copyDataKnown(1), "a write inside the buffer makes its copy fresh");
+    }
+
+    @Test
+    void shouldKeepACopyKnownWhenTheCpuWroteElsewhere() {
+        final Speculator s = new Speculator(SpeculatorConfig.defaults());
+        for (int round = 0; round < 3; round++) {
+            h2d(s, 0x1000_0000L, 8 * MB, 0);
+            s.onEvent(EventType.HOST_WRITE, CopyDirection.NONE, 0x2000_0000L + MB, 0, 4096, -1, 0);   // just past it
+            h2d(s, 0x2000_0000L, MB, 0);
+        }
+        final PredictionBuffer out = s.newPredictionBuffer();
+        s.predict(out);
+        assertTrue(out.copyDataKnown(1), "the write ends outside [start, start + 1 MiB)");
+    }
+
+    @Test
     void shouldAnswerWithHintsExactlyWhenAFrameworkGivesThem() {
         final Speculator s = new Speculator(SpeculatorConfig.defaults());
         s.hint(0x4000_0000L, 2 * MB);

@@ -1,0 +1,193 @@
+package dev.pipellm.speculator.predict;
+
+/**
+ * Measured probability that a planned message is committed, per predictor, per context (the pipeline's channel)
+ * and per planning depth (how many messages ahead of the next real one the slot was planned, in power-of-two
+ * buckets). The pipeline reports each slot's fate ({@link #onOutcome}); the speculator turns the table into
+ * calibrated confidences and into the depth a predictor may plan ({@link #plannableMessages}): the planned
+ * window stops at the first depth bucket whose measured commit probability is below the threshold, so a
+ * predictor that keeps missing plans shallow windows, one whose deep slots keep committing plans deep ones.
+ *
+ * <p>From {@link #DEEP_FROM} on, the context's record of every predictor's slots gates too, with a stricter
+ * threshold, and its deep buckets open one at a time as the shallower ones prove themselves: one unpredicted
+ * message (an extra small copy) wastes every slot behind it whoever predicted them, so deep planning is a
+ * property of the workload's jitter, not of one predictor, and a predictor the chooser picks for the first
+ * time must not pay for that lesson again.
+ *
+ * <p>A bucket closed by its own misses only gets new evidence when a slot is planned there, so one prediction
+ * in {@code probeEvery} may plan one bucket deeper than allowed (a probe): a pattern that became predictable
+ * again re-opens its depth after a few probes instead of never. Counts decay (halved when a cell reaches
+ * {@code HALF_LIFE} outcomes) so old behaviour fades.
+ *
+ * <p>Allocation-free; single-threaded (the planner's thread).
+ */
+public final class CommitCalibration {
+    /** Depth buckets: 0, 1, 2-3, 4-7, ..., 2^(BUCKETS-2) and more. */
+    public static final int DEPTH_BUCKETS = 12;
+    /** Outcomes a cell needs before its measurement replaces the predictor's own estimate. */
+    static final int MIN_SAMPLES = 8;
+    private static final int HALF_LIFE = 256;
+
+    private final int contexts;
+    private final int contextMask;
+    private final float threshold;
+    /** Least commit share of the context's deep slots (see {@link #DEEP_THRESHOLD}). */
+    private final float deepThreshold;
+    /** First bucket (8 messages ahead) where the context's record of all predictors also gates. */
+    static final int DEEP_FROM = 4;
+    /**
+     * Least commit share of the context's deep slots: one unpredicted message wastes every deep slot behind
+     * it, so a deep bucket must be better than a shallow one to be worth planning (0.95: waste at most about
+     * 5% of what deep slots carry).
+     */
+    static final float DEEP_THRESHOLD = 0.95f;
+    private final int probeEvery;
+    /** Row of the cells that count every predictor's slots: a context's own record of deep slots. */
+    private final int all;
+    private final float[] planned;
+    private final float[] committed;
+    private long queries;
+    /** Bucket the last {@link #plannableMessages} query opened as a probe, or -1. */
+    private int probeBucket = -1;
+    private long outcomes;
+    private long probes;
+
+    /**
+     * @param predictors  predictor count
+     * @param contexts    context buckets (power of two)
+     * @param threshold   least measured commit probability a depth bucket needs to be planned, in [0, 1]
+     * @param probeEvery  one query in this many may plan one closed bucket deeper (>= 1)
+     */
+    public CommitCalibration(int predictors, int contexts, float threshold, int probeEvery) {
+        if (predictors < 1 || contexts < 1 || Integer.bitCount(contexts) != 1) {
+            throw new IllegalArgumentException("calibration needs >= 1 predictor and a power-of-two context count");
+        }
+        if (!(threshold >= 0 && threshold <= 1)) {
+            throw new IllegalArgumentException("min commit probability must be in [0, 1], got " + threshold);
+        }
+        if (probeEvery < 1) {
+            throw new IllegalArgumentException("probe interval must be >= 1, got " + probeEvery);
+        }
+        this.contexts = contexts;
+        this.contextMask = contexts - 1;
+        this.threshold = threshold;
+        this.deepThreshold = Math.max(threshold, DEEP_THRESHOLD);
+        this.probeEvery = probeEvery;
+        this.all = predictors;
+        planned = new float[(predictors + 1) * contexts * DEPTH_BUCKETS];
+        committed = new float[planned.length];
+    }
+
+    public static int bucketOf(long depthMessages) {
+        if (depthMessages <= 0) {
+            return 0;
+        }
+        return Math.min(DEPTH_BUCKETS - 1, 64 - Long.numberOfLeadingZeros(depthMessages));
+    }
+
+    /** First depth (in messages) of bucket {@code b}. */
+    static long bucketStart(int b) {
+        return b == 0 ? 0 : 1L << (b - 1);
+    }
+
+    private int cell(int predictor, int context, int bucket) {
+        return (predictor * contexts + (context & contextMask)) * DEPTH_BUCKETS + bucket;
+    }
+
+    /** A slot planned by {@code predictor} in {@code context} at {@code depthMessages} was committed or not. */
+    public void onOutcome(int predictor, int context, long depthMessages, boolean wasCommitted) {
+        if (predictor < 0) {
+            return;
+        }
+        final int b = bucketOf(depthMessages);
+        count(cell(predictor, context, b), wasCommitted);
+        count(cell(all, context, b), wasCommitted);
+        outcomes++;
+    }
+
+    private void count(int c, boolean wasCommitted) {
+        planned[c] += 1;
+        if (wasCommitted) {
+            committed[c] += 1;
+        }
+        if (planned[c] >= HALF_LIFE) {
+            planned[c] *= 0.5f;
+            committed[c] *= 0.5f;
+        }
+    }
+
+    /**
+     * Measured commit probability of slots {@code predictor} plans at this depth in this context, or
+     * {@code fallback} while the cell has fewer than {@link #MIN_SAMPLES} outcomes, or when the last
+     * {@link #plannableMessages} query opened it as a probe.
+     */
+    public float probability(int predictor, int context, long depthMessages, float fallback) {
+        if (predictor < 0) {
+            return fallback;
+        }
+        final int b = bucketOf(depthMessages);
+        final int c = cell(predictor, context, b);
+        // A probe measures its bucket again: it is planned on the predictor's own estimate.
+        return planned[c] < MIN_SAMPLES || b == probeBucket ? fallback : committed[c] / planned[c];
+    }
+
+    /**
+     * How many messages ahead {@code predictor} may plan new slots in this context: up to the first depth
+     * bucket whose measured commit probability is below the threshold (one bucket further on a probe).
+     * {@code Long.MAX_VALUE} when no bucket is closed.
+     */
+    public long plannableMessages(int predictor, int context) {
+        probeBucket = -1;
+        if (predictor < 0) {
+            return 0;
+        }
+        final boolean probe = ++queries % probeEvery == 0;
+        // The predictor's own record at every depth; the context's record (all predictors) from DEEP_FROM on:
+        // what invalidates deep slots (an extra message shifting every IV behind it) does not depend on who
+        // predicted them, and a predictor the chooser picks for the first time must not learn it again.
+        int closed = firstClosed(predictor, context, 0, threshold, false);
+        final int deep = firstClosed(all, context, DEEP_FROM, deepThreshold, true);
+        if (deep >= 0 && (closed < 0 || deep < closed)) {
+            closed = deep;
+        }
+        if (closed < 0) {
+            return Long.MAX_VALUE;
+        }
+        if (probe) {
+            probes++;
+            probeBucket = closed;
+            return closed + 1 < DEPTH_BUCKETS ? bucketStart(closed + 1) : Long.MAX_VALUE;
+        }
+        return bucketStart(closed);
+    }
+
+    /**
+     * First bucket from {@code from} on with enough outcomes and a commit share below {@code min}, or -1. With
+     * {@code unmeasuredClosesNext}, the bucket after the first one without enough outcomes is closed too: deep
+     * buckets open one by one as each proves itself (a congestion window's slow start).
+     */
+    private int firstClosed(int row, int context, int from, float min, boolean unmeasuredClosesNext) {
+        for (int b = from; b < DEPTH_BUCKETS; b++) {
+            final int c = cell(row, context, b);
+            if (unmeasuredClosesNext && planned[c] < MIN_SAMPLES) {
+                return b + 1 < DEPTH_BUCKETS ? b + 1 : -1;
+            }
+            if (planned[c] >= MIN_SAMPLES && committed[c] < min * planned[c]) {
+                return b;
+            }
+        }
+        return -1;
+    }
+
+    public float threshold() {
+        return threshold;
+    }
+
+    public long outcomes() {
+        return outcomes;
+    }
+
+    public long probes() {
+        return probes;
+    }
+}
