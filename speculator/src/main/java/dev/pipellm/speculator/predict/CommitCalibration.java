@@ -33,6 +33,15 @@ public final class CommitCalibration {
     private final float threshold;
     /** Least commit share of the context's deep slots (see {@link #DEEP_THRESHOLD}). */
     private final float deepThreshold;
+    /** Slots a probe plans into a deep bucket the context closed. */
+    static final int DEEP_PROBE_SLOTS = 4;
+    /**
+     * Least commit share of a predictor's next-message slots (bucket 0). Lower than the threshold of the
+     * buckets behind it: the head is the slot most worth having (the copy is about to happen) and the one
+     * whose record recovers fastest once planned again; a predictor whose very next guess fails one time in
+     * five (a stride running past the end of each run) plans nothing.
+     */
+    static final float HEAD_THRESHOLD = 0.8f;
     /** First bucket (8 messages ahead) where the context's record of all predictors also gates. */
     static final int DEEP_FROM = 4;
     /**
@@ -145,10 +154,16 @@ public final class CommitCalibration {
         // The predictor's own record at every depth; the context's record (all predictors) from DEEP_FROM on:
         // what invalidates deep slots (an extra message shifting every IV behind it) does not depend on who
         // predicted them, and a predictor the chooser picks for the first time must not learn it again.
-        int closed = firstClosed(predictor, context, 0, threshold, false);
+        int closed = firstClosed(predictor, context, 0, HEAD_THRESHOLD, false);
+        final int later = firstClosed(predictor, context, 1, threshold, false);
+        if (closed < 0 || (later >= 0 && later < closed)) {
+            closed = later;
+        }
         final int deep = firstClosed(all, context, DEEP_FROM, deepThreshold, true);
+        boolean deepClosed = false;
         if (deep >= 0 && (closed < 0 || deep < closed)) {
             closed = deep;
+            deepClosed = true;
         }
         if (closed < 0) {
             return Long.MAX_VALUE;
@@ -156,6 +171,11 @@ public final class CommitCalibration {
         if (probe) {
             probes++;
             probeBucket = closed;
+            // A deep bucket the context closed is probed with a few slots only: what closed it (jitter
+            // shifting every IV behind one extra message) would waste a whole bucket again.
+            if (deepClosed) {
+                return bucketStart(closed) + DEEP_PROBE_SLOTS;
+            }
             return closed + 1 < DEPTH_BUCKETS ? bucketStart(closed + 1) : Long.MAX_VALUE;
         }
         return bucketStart(closed);
@@ -177,6 +197,11 @@ public final class CommitCalibration {
             }
         }
         return -1;
+    }
+
+    /** Least commit share deep slots need (the survival the speculator's depth bound asks for). */
+    public float deepThreshold() {
+        return deepThreshold;
     }
 
     public float threshold() {

@@ -38,8 +38,13 @@ public final class RepeatingSequencePredictor implements CopyPredictor {
      * same size (a fork: expert A or B), as a decayed estimate in [0, 1] carried from period to period.
      */
     private final float[] logFork;
-    /** Fork estimate above which a position is predicted as a reservation of its IVs, not as known data. */
-    static final float FORK_RESERVE = 0.05f;
+    /**
+     * Fork estimate above which a position is predicted as a reservation of its IVs, not as known data: the
+     * candidate would be committed less often than the planner's calibrated threshold asks.
+     */
+    static final float FORK_RESERVE = 0.1f;
+    /** Weight of one period in the fork estimate (an exponentially weighted flip rate). */
+    static final float FORK_RATE = 0.2f;
     private float forkOfCurrent;
     private final PairKeyTable lastSeen;
     /** Sequence number the next logged copy gets. */
@@ -100,14 +105,14 @@ public final class RepeatingSequencePredictor implements CopyPredictor {
         forkOfCurrent = 0;
         if (expected != NOT_LOCKED && inWindow(expected)) {
             if (matches(expected, hostAddress, bytes, freshData)) {
-                forkOfCurrent = logFork[(int) expected & mask] * 0.75f;
+                forkOfCurrent = logFork[(int) expected & mask] * (1 - FORK_RATE);
                 expected++;
                 run++;
                 extras = 0;
             } else if (isSubstitution(hostAddress, bytes, freshData)) {
                 // A substitution: another known copy of the same size where the period had this one (the other
                 // expert). The period goes on after it; the position is remembered as a fork.
-                forkOfCurrent = logFork[(int) expected & mask] * 0.75f + 0.25f;
+                forkOfCurrent = logFork[(int) expected & mask] * (1 - FORK_RATE) + FORK_RATE;
                 expected++;
                 run = Math.max(1, run - run / 4);
                 extras = 0;

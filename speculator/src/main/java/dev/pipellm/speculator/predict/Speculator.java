@@ -51,6 +51,10 @@ public final class Speculator implements EventSink {
     private int writeNext;
     private final long[] chosenCount;
     private final CommitCalibration calibration;
+    private final IvShiftRate shifts = new IvShiftRate(SHIFT_HALF_LIFE_MESSAGES);
+    private static final double SHIFT_HALF_LIFE_MESSAGES = 4096;
+    /** Never bounded below this depth by the shift rate: the next few messages are the calibration's call. */
+    private static final long SHIFT_MIN_DEPTH = 8;
     /** The pipeline context (CUDA context / channel) the events come from; see {@link #setContext}. */
     private int context;
 
@@ -220,6 +224,7 @@ public final class Speculator implements EventSink {
             // the gap before a pattern starts (a new swap-in, a new adapter) does not.
             if (chosen == lastHitPredictor) {
                 slack.onPredictedCopy(unpredictedMessages);
+                shifts.onPredictedCopy(unpredictedMessages, PredictionBuffer.messagesOf(bytes, config.chunkBytes));
             }
             lastHitPredictor = chosen;
             unpredictedMessages = 0;
@@ -246,7 +251,8 @@ public final class Speculator implements EventSink {
         final float factor = p == HINTS || chooser.hitLast(p) ? 1f : 0.5f;
         final int gap = slack.gapBeforePredictedCopy();
         final int context = this.context;
-        final long plannable = calibration.plannableMessages(p, context);
+        final long plannable = Math.min(calibration.plannableMessages(p, context),
+                Math.max(SHIFT_MIN_DEPTH, shifts.depthFor(calibration.deepThreshold())));
         for (int i = 0; i < out.copyCount(); i++) {
             // Calibrated: once slots this predictor planned at this depth have an outcome record, the
             // confidence is their measured commit probability; before that, the predictor's own estimate.

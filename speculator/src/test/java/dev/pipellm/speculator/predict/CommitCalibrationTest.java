@@ -88,4 +88,15 @@ class CommitCalibrationTest {
         assertThrows(IllegalArgumentException.class, () -> new CommitCalibration(1, 1, 1.5f, 1));
         assertThrows(IllegalArgumentException.class, () -> new CommitCalibration(1, 1, 0.9f, 0));
     }
+
+    @Test
+    void shouldCloseTheHeadOnlyWhenItsSlotsFailMoreThanOneTimeInFive() {
+        final CommitCalibration c = new CommitCalibration(2, 1, 0.9f, 1000);
+        for (int i = 0; i < 100; i++) {
+            c.onOutcome(0, 0, 0, i % 10 != 0);   // 90%
+            c.onOutcome(1, 0, 0, i % 4 != 0);    // 75%
+        }
+        assertEquals(16, c.plannableMessages(0, 0), "a head right 9 times in 10 plans");
+        assertEquals(0, c.plannableMessages(1, 0), "a head right 3 times in 4 plans nothing");
+    }
 }

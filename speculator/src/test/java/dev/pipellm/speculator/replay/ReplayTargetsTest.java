@@ -63,5 +63,7 @@ class ReplayTargetsTest {
         assertTrue(o >= 0.95, "oracle coverage " + o);
         // Cold first loads and every load's first copy are unpredictable without the oracle (see docs).
         assertTrue(s > 0.3 && s < o, "speculator " + s + " oracle " + o);
+        assertTrue(spec.total().wasteShare() <= 0.05, "wasted " + spec.total().wastedBytes + " of "
+                + spec.total().h2dBytes);
     }
 }

@@ -3,6 +3,8 @@ package dev.pipellm.speculator.replay;
 import dev.pipellm.speculator.predict.SpeculatorConfig;
 import dev.pipellm.speculator.trace.WobbleTrace;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -50,11 +52,19 @@ class WobbleTargetsTest {
     }
 
     @Test
-    void shouldNeverWasteMoreThanWasCopiedWhenSmallCopiesJitter() {
-        final ReplayRun r = replay(WobbleTrace.Kind.JITTER, 24, 16L << 20, 30, 0.02);
-        // Issue 10's 5% is not met with 2% jitter yet (docs/speculator.md): bounded well below the bytes copied.
-        assertWasteAtMost(r, 0.15, "jitter");
-        assertTrue(r.steady().coverage() >= 0.9, "steady coverage " + r.steady().coverage());
+    void shouldWasteLittleWhenSmallCopiesJitterInAWeightLoop() {
+        final ReplayRun r = replay("wobble-jitter");
+        assertWasteAtMost(r, 0.05, "2% extra and missing 8-byte copies");
+        // one extra copy in 50 costs the planned window behind it at first, until the depth adapts
+        assertTrue(r.steady().coverage() >= 0.8, "steady coverage " + r.steady().coverage());
+        assertTrue(r.total().nopsPer100Messages() <= 1, "NOPs per 100 messages " + r.total().nopsPer100Messages());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"wobble-jitter", "wobble-moe-0.1", "wobble-moe-0.5", "wobble-random-reuse", "wobble-runs",
+            "wobble-model-switch"})
+    void shouldKeepWasteWithinFivePercentOfTheBytesCopiedOnEveryWobble(String workload) {
+        assertWasteAtMost(replay(workload), 0.05, workload);
     }
 
     @Test
