@@ -170,6 +170,7 @@ public final class Pipeline {
 
     /** A committed (or abandoned) slot goes back to the pool. */
     public void release(Slot s, boolean committed, StatCounter whyNot) {
+        PipelineEvents.outcome(ring, s, committed);
         if (committed) {
             jfr.commit(s.channel.id, s.seq, s.length);
         } else {
@@ -189,7 +190,7 @@ public final class Pipeline {
             int st = s.state();
             if (st != Slot.FREE && st != Slot.COMMITTING && st != Slot.DROPPED && s.channel != null && s.length > 0
                     && s.overlaps(lo, hi)) {
-                Planner.relinquish(s, StatCounter.STALE_SLOTS, counters, jfr);
+                Planner.relinquish(s, StatCounter.STALE_SLOTS, counters, jfr, ring);
             }
         }
     }

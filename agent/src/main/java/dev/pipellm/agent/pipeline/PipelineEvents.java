@@ -21,6 +21,16 @@ final class PipelineEvents {
     static final int FROM_NOP = 2;
     /** The shape of the next 2D copy: hostAddress = source, deviceAddress = source pitch, bytes = width. */
     static final int SHAPE = 101;
+    /**
+     * A planned slot's fate, for the speculator's calibration: direction = 1 committed, 0 relinquished;
+     * hostAddress = predictor, deviceAddress = depth it was planned at, stream = context.
+     */
+    static final int OUTCOME = 102;
+
+    /** Records the fate of {@code s} (any thread; read before the slot is freed for reuse). */
+    static void outcome(dev.pipellm.speculator.event.EventSink ring, Slot s, boolean committed) {
+        if (s.predictor >= 0) ring.onEvent(OUTCOME, committed ? 1 : 0, s.predictor, s.depth, 0, s.context, 0);
+    }
 
     private PipelineEvents() {}
 }

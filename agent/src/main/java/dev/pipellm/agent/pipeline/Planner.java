@@ -32,6 +32,8 @@ final class Planner implements EventSink, Runnable {
      */
     private static final int LOOKAHEAD_COPIES = 8;
     private static final int SHAPES = 64;
+    /** Least calibrated confidence a predicted copy needs to be pre-encrypted (as in the replay's model). */
+    private static final float MIN_CONFIDENCE = 0.5f;
 
     private final EventRing ring;
     private final Speculator speculator;
@@ -57,6 +59,7 @@ final class Planner implements EventSink, Runnable {
     /** Passes that found no event and nothing to plan (tests wait for the planner to settle). */
     private volatile long quietPasses;
     private boolean warnedError;
+    private int currentPredictor = -1;
 
     private final boolean idleClass;
     private final PipelineJfr jfr;
@@ -143,6 +146,7 @@ final class Planner implements EventSink, Runnable {
     public void onEvent(int type, int direction, long host, long device, long bytes, int stream, int thread) {
         switch (type) {
             case PipelineEvents.MESSAGE -> onMessage(host, device, bytes, stream, thread);
+            case PipelineEvents.OUTCOME -> speculator.onSlotOutcome((int) host, stream, device, direction == 1);
             case PipelineEvents.SHAPE -> {
                 int i = shapeNext++ & (SHAPES - 1);
                 shapeSrc[i] = host;
@@ -191,8 +195,10 @@ final class Planner implements EventSink, Runnable {
                 return;
             }
         }
+        speculator.setContext(ch.id);
         speculator.predict(prediction);
         long appSeq = ch.seq.get();
+        long plannable = prediction.plannableMessages();
         long maxAhead = Math.min(Channel.WINDOW - 2, pool.size());
         long cursor = ch.learnedSeq + ch.pendingMessages;
         boolean full = false;
@@ -200,7 +206,9 @@ final class Planner implements EventSink, Runnable {
             cursor += prediction.copyGapBefore(c);
             long bytes = prediction.copyBytes(c);
             long host = prediction.copyHost(c);
-            boolean known = prediction.copyDataKnown(c);
+            // below the least calibrated confidence nothing new is planned from here on (kept slots stay)
+            boolean known = prediction.copyDataKnown(c) && prediction.copyConfidence(c) >= MIN_CONFIDENCE;
+            currentPredictor = prediction.copyPredictor(c);
             long width = bytes;
             long pitch = bytes;
             int sh = shapeOf(host, bytes);
@@ -212,8 +220,8 @@ final class Planner implements EventSink, Runnable {
             for (long j = 0; j < messages; j++) {
                 long target = ++cursor;
                 if (target <= appSeq) continue;
-                if (target - appSeq > maxAhead) {
-                    full = true;
+                if (target - appSeq > maxAhead || target - appSeq - 1 >= plannable) {
+                    full = true;   // the pool's depth, or the depth the slots' commit record allows
                     break;
                 }
                 if (!known) continue;
@@ -261,6 +269,9 @@ final class Planner implements EventSink, Runnable {
         s.offset = off;
         s.length = len;
         s.setIv(iv);
+        s.predictor = currentPredictor;
+        s.context = ch.id;
+        s.depth = (int) Math.max(0, Math.min(Integer.MAX_VALUE, seq - ch.seq.get() - 1));
         s.set(Slot.PLANNED);
         ch.setSlot(seq, s);
         if (!workers.offer(s)) {
@@ -286,15 +297,18 @@ final class Planner implements EventSink, Runnable {
     }
 
     /** Drops a slot that is not being committed; true if this call dropped it. */
-    static boolean relinquish(Slot s, StatCounter why, Counters counters, PipelineJfr jfr) {
+    static boolean relinquish(Slot s, StatCounter why, Counters counters, PipelineJfr jfr, EventSink outcomes) {
         Channel ch = s.channel;
         long seq = s.seq;
         int length = s.length;
+        int predictor = s.predictor, context = s.context, depth = s.depth;
         if (s.cas(Slot.READY, Slot.FREE)) {
             counters.add(StatCounter.WASTED_ENCRYPTED_BYTES, length);
         } else if (!s.cas(Slot.PLANNED, Slot.FREE) && !s.cas(Slot.ENCRYPTING, Slot.DROPPED)) {
             return false;
         }
+        // read before the CAS: once FREE the planner may reuse the slot
+        if (predictor >= 0) outcomes.onEvent(PipelineEvents.OUTCOME, 0, predictor, depth, 0, context, 0);
         counters.increment(why);
         if (ch != null) jfr.relinquish(ch.id, seq, length, why.key);
         if (s.channel != null) s.channel.clearSlot(s.seq, s);
@@ -302,7 +316,7 @@ final class Planner implements EventSink, Runnable {
     }
 
     private boolean relinquish(Slot s, StatCounter why) {
-        return relinquish(s, why, counters, jfr);
+        return relinquish(s, why, counters, jfr, ring);
     }
 
     private void dropAll() {

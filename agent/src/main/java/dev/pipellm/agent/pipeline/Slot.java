@@ -66,6 +66,10 @@ public final class Slot {
     long width;
     long offset;
     int length;
+    /** Who planned it, in which context, how many messages ahead: its fate is reported to the speculator. */
+    int predictor = -1;
+    int context;
+    int depth;
 
     Slot(int index, MemorySegment cipher, MemorySegment snapshot) {
         this.index = index;

@@ -112,12 +112,6 @@ class PipelineModeTest {
             assertTrue(shim.runtime.pipeline().awaitSettled(5_000_000_000L), "the planner settles");
         }
 
-        /** Waits (bounded) until the workers have made {@code n} slots ready. */
-        void awaitReady(int n) throws InterruptedException {
-            long end = System.nanoTime() + 3_000_000_000L;
-            while (shim.runtime.pipeline().readySlots() < n && System.nanoTime() < end) Thread.sleep(2);
-        }
-
         @Override
         public void close() throws Exception {
             shim.runtime.pipeline().stop();
@@ -185,11 +179,12 @@ class PipelineModeTest {
             }
             MemorySegment small = d.pinned(64);
             Random rnd = new Random(5);
-            long fast0 = 0, msgs0 = 0;
+            long fast0 = 0, msgs0 = 0, wasted0 = 0;
             for (int cycle = 0; cycle < 60; cycle++) {
                 if (cycle == 20) {
                     fast0 = d.count(StatCounter.FAST_PATH_MESSAGES);
                     msgs0 = d.messages;
+                    wasted0 = d.count(StatCounter.RELINQUISHED_SLOTS) + d.count(StatCounter.STALE_SLOTS);
                 }
                 int before = rnd.nextInt(layers);
                 for (int l = 0; l < layers; l++) {
@@ -202,16 +197,18 @@ class PipelineModeTest {
                 }
             }
             assertEquals(0, d.mismatches);
+            long wasted = d.count(StatCounter.RELINQUISHED_SLOTS) + d.count(StatCounter.STALE_SLOTS) - wasted0;
             System.out.printf("small copies: %d messages, fast %d (after warm-up %d of %d), planned %d,"
-                    + " relinquished %d, stale %d, diverged %d%n", d.messages, d.count(StatCounter.FAST_PATH_MESSAGES),
-                    d.count(StatCounter.FAST_PATH_MESSAGES) - fast0, d.messages - msgs0,
-                    d.count(StatCounter.PLANNED_SLOTS), d.count(StatCounter.RELINQUISHED_SLOTS),
-                    d.count(StatCounter.STALE_SLOTS), d.count(StatCounter.DIVERGED_MESSAGES));
-            // Without NOPs (no CUDA runtime here) a layer whose slot sits after a spare IV misses it; the
-            // e2e test (pipeline_property_test.py) covers the NOPs. The layers right after a small copy
-            // land on their slots (one message in five), with the planner settled before each copy.
-            long fast = d.count(StatCounter.FAST_PATH_MESSAGES) - fast0;
-            assertTrue(fast >= 0.1 * (d.messages - msgs0), "fast path after warm-up: " + fast + " of " + (d.messages - msgs0));
+                    + " relinquished %d, stale %d, diverged %d, wasted after warm-up %d%n", d.messages,
+                    d.count(StatCounter.FAST_PATH_MESSAGES), d.count(StatCounter.FAST_PATH_MESSAGES) - fast0,
+                    d.messages - msgs0, d.count(StatCounter.PLANNED_SLOTS), d.count(StatCounter.RELINQUISHED_SLOTS),
+                    d.count(StatCounter.STALE_SLOTS), d.count(StatCounter.DIVERGED_MESSAGES), wasted);
+            // Without NOPs (no CUDA runtime here) a layer whose slot sits after a spare IV misses it, so most
+            // slots are thrown away (about 7 in 10 messages before the commit record existed); the
+            // speculator's record sees it and plans only its probes, which back off only while the
+            // predictor itself misses (here it keeps hitting: only the IVs are off). The e2e test,
+            // pipeline_property_test.py, covers the NOPs that make such slots commit.
+            assertTrue(wasted <= 0.25 * (d.messages - msgs0), "slots thrown away after warm-up: " + wasted);
         }
     }
 
@@ -246,7 +243,7 @@ class PipelineModeTest {
                 long allocated = 0;
                 for (int cycle = 0; cycle < 10; cycle++) {
                     for (MemorySegment m : w) {
-                        d.awaitReady(2);
+                        d.awaitSettled();   // outside the measurement: the planner's work is not the app's
                         long a0 = mx.getCurrentThreadAllocatedBytes();
                         d.copy(m.address(), 2L * CHUNK, 0x59);
                         allocated += mx.getCurrentThreadAllocatedBytes() - a0;

@@ -14,9 +14,10 @@ package dev.pipellm.speculator.predict;
  * property of the workload's jitter, not of one predictor, and a predictor the chooser picks for the first
  * time must not pay for that lesson again.
  *
- * <p>A bucket closed by its own misses only gets new evidence when a slot is planned there, so one prediction
- * in {@code probeEvery} may plan one bucket deeper than allowed (a probe): a pattern that became predictable
- * again re-opens its depth after a few probes instead of never. Counts decay (halved when a cell reaches
+ * <p>A bucket closed by its own misses only gets new evidence when a slot is planned there, so now and then
+ * a prediction may plan one bucket deeper than allowed (a probe): first {@code probeEvery} queries after the
+ * closure, then twice as long after each probe while it stays closed, so a pattern that became predictable
+ * again re-opens its depth instead of never, and one that stays unpredictable costs few probes. Counts decay (halved when a cell reaches
  * {@code HALF_LIFE} outcomes) so old behaviour fades.
  *
  * <p>Allocation-free; single-threaded (the planner's thread).
@@ -54,6 +55,10 @@ public final class CommitCalibration {
     /** Row of the cells that count every predictor's slots: a context's own record of deep slots. */
     private final int all;
     private final float[] planned;
+    /** Per predictor and context: the query count of its next probe, and the wait after it. */
+    private final long[] nextProbeAt;
+    private final int[] probeGap;
+    static final int MAX_PROBE_GAP = 1024;
     private final float[] committed;
     private long queries;
     /** Bucket the last {@link #plannableMessages} query opened as a probe, or -1. */
@@ -65,7 +70,7 @@ public final class CommitCalibration {
      * @param predictors  predictor count
      * @param contexts    context buckets (power of two)
      * @param threshold   least measured commit probability a depth bucket needs to be planned, in [0, 1]
-     * @param probeEvery  one query in this many may plan one closed bucket deeper (>= 1)
+     * @param probeEvery  queries before the first probe of a closed bucket (>= 1); doubled after each probe
      */
     public CommitCalibration(int predictors, int contexts, float threshold, int probeEvery) {
         if (predictors < 1 || contexts < 1 || Integer.bitCount(contexts) != 1) {
@@ -84,6 +89,10 @@ public final class CommitCalibration {
         this.probeEvery = probeEvery;
         this.all = predictors;
         planned = new float[(predictors + 1) * contexts * DEPTH_BUCKETS];
+        nextProbeAt = new long[predictors * contexts];
+        probeGap = new int[predictors * contexts];
+        java.util.Arrays.fill(nextProbeAt, probeEvery);
+        java.util.Arrays.fill(probeGap, probeEvery);
         committed = new float[planned.length];
     }
 
@@ -146,11 +155,20 @@ public final class CommitCalibration {
      * {@code Long.MAX_VALUE} when no bucket is closed.
      */
     public long plannableMessages(int predictor, int context) {
+        return plannableMessages(predictor, context, false);
+    }
+
+    /**
+     * As {@link #plannableMessages(int, int)}; {@code hitting}: the predictor's last prediction contained the
+     * copy that came (the tournament's record), so a closed bucket is probed at the base rate, without the
+     * back-off: it is likely to commit again.
+     */
+    public long plannableMessages(int predictor, int context, boolean hitting) {
         probeBucket = -1;
         if (predictor < 0) {
             return 0;
         }
-        final boolean probe = ++queries % probeEvery == 0;
+        queries++;
         // The predictor's own record at every depth; the context's record (all predictors) from DEEP_FROM on:
         // what invalidates deep slots (an extra message shifting every IV behind it) does not depend on who
         // predicted them, and a predictor the chooser picks for the first time must not learn it again.
@@ -165,10 +183,21 @@ public final class CommitCalibration {
             closed = deep;
             deepClosed = true;
         }
+        final int row = predictor * contexts + (context & contextMask);
         if (closed < 0) {
+            probeGap[row] = probeEvery;   // all open again: a next closure is probed at the base rate
+            nextProbeAt[row] = queries + probeEvery;
             return Long.MAX_VALUE;
         }
-        if (probe) {
+        if (hitting) {
+            probeGap[row] = probeEvery;
+            nextProbeAt[row] = Math.min(nextProbeAt[row], queries + probeEvery);
+        }
+        if (queries >= nextProbeAt[row]) {
+            // Each probe of a row still closed waits twice as long as the last (up to MAX_PROBE_GAP): a
+            // pattern that stays unpredictable costs a few probes per thousand queries, not one in probeEvery.
+            nextProbeAt[row] = queries + probeGap[row];
+            probeGap[row] = (int) Math.min(MAX_PROBE_GAP, 2L * probeGap[row]);
             probes++;
             probeBucket = closed;
             // A deep bucket the context closed is probed with a few slots only: what closed it (jitter

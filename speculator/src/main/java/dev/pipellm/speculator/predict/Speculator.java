@@ -251,7 +251,7 @@ public final class Speculator implements EventSink {
         final float factor = p == HINTS || chooser.hitLast(p) ? 1f : 0.5f;
         final int gap = slack.gapBeforePredictedCopy();
         final int context = this.context;
-        final long plannable = Math.min(calibration.plannableMessages(p, context),
+        final long plannable = Math.min(calibration.plannableMessages(p, context, chooser.hitLast(p)),
                 Math.max(SHIFT_MIN_DEPTH, shifts.depthFor(calibration.deepThreshold())));
         for (int i = 0; i < out.copyCount(); i++) {
             // Calibrated: once slots this predictor planned at this depth have an outcome record, the

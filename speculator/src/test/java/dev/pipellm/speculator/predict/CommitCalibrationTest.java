@@ -54,17 +54,20 @@ class CommitCalibrationTest {
             c.onOutcome(0, 0, 0, false);
         }
         int probes = 0;
-        for (int q = 0; q < 8; q++) {
+        final StringBuilder at = new StringBuilder();
+        for (int q = 1; q <= 64; q++) {
             final long depth = c.plannableMessages(0, 0);
             if (depth > 0) {
                 probes++;
+                at.append(q).append(' ');
                 assertEquals(1, depth, "a probe opens the closed bucket only");
                 assertEquals(0.8f, c.probability(0, 0, 0, 0.8f), "a probe plans on the predictor's own estimate");
             } else {
                 assertEquals(0f, c.probability(0, 0, 0, 0.8f));
             }
         }
-        assertEquals(2, probes);
+        assertEquals("4 8 16 32 64 ", at.toString(), "probes back off while the bucket stays closed");
+        assertEquals(5, probes);
         for (int i = 0; i < 400; i++) {
             c.onOutcome(0, 0, 0, true);   // the probes keep committing: the record recovers
         }
