@@ -39,6 +39,9 @@ public final class Speculator implements EventSink {
     private final boolean[] available;
     private final TournamentChooser chooser;
     private final IvSlackPolicy slack;
+    /** Which predicted copies unpredicted messages come before: spares go there only. */
+    private final SlackByCopy slackByCopy;
+    private static final int SLACK_COPIES = 1 << 12;
     private final PairKeyTable dirtyHost;
     /**
      * Recent CPU writes that did not start at a copy's start address (a write into the middle of a buffer), as
@@ -84,6 +87,7 @@ public final class Speculator implements EventSink {
         available = new boolean[PREDICTORS];
         chooser = new TournamentChooser(PREDICTORS, config.streamBuckets);
         slack = new IvSlackPolicy(config.slackMaxGap, config.relinquishCostNops, config.slackHalfLifeSamples);
+        slackByCopy = new SlackByCopy(SLACK_COPIES, config.relinquishCostNops);
         dirtyHost = new PairKeyTable(config.writeTrackerEntries, 4);
         chosenCount = new long[PREDICTORS];
         calibration = new CommitCalibration(PREDICTORS, config.streamBuckets, config.minCommitProbability,
@@ -224,6 +228,7 @@ public final class Speculator implements EventSink {
             // the gap before a pattern starts (a new swap-in, a new adapter) does not.
             if (chosen == lastHitPredictor) {
                 slack.onPredictedCopy(unpredictedMessages);
+                slackByCopy.onPredictedCopy(host, unpredictedMessages);
                 shifts.onPredictedCopy(unpredictedMessages, PredictionBuffer.messagesOf(bytes, config.chunkBytes));
             }
             lastHitPredictor = chosen;
@@ -259,7 +264,7 @@ public final class Speculator implements EventSink {
             // The halving while the predictor has not re-locked applies to both.
             final float own = out.copyConfidence(i);
             out.setConfidence(i, calibration.probability(p, context, out.copyFirstMessage(i), own) * factor);
-            out.setGapBefore(i, gap);
+            out.setGapBefore(i, gap > 0 && slackByCopy.wantsSlack(out.copyHost(i)) ? gap : 0);
         }
         out.setPlanning(context, plannable);
         return out.messageCount();
