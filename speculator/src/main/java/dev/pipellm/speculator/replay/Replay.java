@@ -57,6 +57,9 @@ public final class Replay {
                   --depth-messages N   pipeline window in messages (default %d)
                   --depth-bytes N      pipeline window in bytes (default %d)
                   --min-confidence F   least confidence a prediction needs, 0 to 1 (default %s)
+                  --jitter F           add jitter to every workload: before each H2D copy an extra fresh 8-byte
+                                       copy with probability F, and each small input copy left out with
+                                       probability F (default 0)
                 """.formatted(String.join(", ", Workloads.NAMES), SharedData.PROPERTY, SharedData.ENV,
                 ReplayOptions.DEFAULT_REQUESTS, ReplayOptions.DEFAULT_SEED, SpeculatorConfig.MIN_CHUNK_BYTES,
                 SpeculatorConfig.MAX_CHUNK_BYTES, SpeculatorConfig.DEFAULT_CHUNK_BYTES,
@@ -90,12 +93,12 @@ public final class Replay {
         }
         final List<Result> results = new ArrayList<>();
         for (Workloads.Workload w : workloads) {
-            results.add(replay(w, speculatorConfig, settings, out));
+            results.add(replay(w, speculatorConfig, settings, o.jitter(), o.seed(), out));
         }
-        printTable(results, chunkLabel(speculatorConfig.chunkBytes), settings, out);
+        printTable(results, chunkLabel(speculatorConfig.chunkBytes), settings, o.jitter(), out);
         if (o.json() != null) {
             try {
-                writeJson(o.json(), results, speculatorConfig, settings);
+                writeJson(o.json(), results, speculatorConfig, settings, o.jitter());
             } catch (IllegalStateException e) {
                 err.println("replay: " + e.getMessage());
                 return 1;
@@ -106,10 +109,11 @@ public final class Replay {
     }
 
     private static Result replay(Workloads.Workload w, SpeculatorConfig config, IvPipelineModel.Settings settings,
-                                 PrintStream out) {
+                                 double jitter, long seed, PrintStream out) {
         final long start = System.nanoTime();
-        final ReplayRun run = new ReplayRun(config, settings).run(w.generator());
-        final ReplayRun oracle = w.oracle() == null ? null : new ReplayRun(config, settings).run(w.oracle());
+        final ReplayRun run = new ReplayRun(config, settings).run(w.generator(), jitter, seed);
+        final ReplayRun oracle = w.oracle() == null ? null
+                : new ReplayRun(config, settings).run(w.oracle(), jitter, seed);
         final double seconds = (System.nanoTime() - start) / 1e9;
         String notes = "";
         if (w.generator() instanceof VllmSwapTrace v) {
@@ -137,10 +141,11 @@ public final class Replay {
         return String.format(Locale.ROOT, "%.1f", bytes / (double) (1L << 20));
     }
 
-    static void printTable(List<Result> results, String chunk, IvPipelineModel.Settings s, PrintStream out) {
+    static void printTable(List<Result> results, String chunk, IvPipelineModel.Settings s, double jitter,
+                           PrintStream out) {
         out.println();
-        out.printf(Locale.ROOT, "Replay: chunk %s, window %d messages / %s MiB, min confidence %.2f%n", chunk,
-                s.depthMessages(), mib(s.depthBytes()), s.minConfidence());
+        out.printf(Locale.ROOT, "Replay: chunk %s, window %d messages / %s MiB, min confidence %.2f, jitter %.3f%n",
+                chunk, s.depthMessages(), mib(s.depthBytes()), s.minConfidence(), jitter);
         final String header = String.format(Locale.ROOT,
                 "%-22s %9s %10s %8s %8s %9s %14s %10s %8s %9s %10s %9s %9s",
                 "workload", "H2D GiB", "messages", "head %", "cover %", "target %", "target class",
@@ -183,9 +188,11 @@ public final class Replay {
         }
     }
 
-    static void writeJson(Path file, List<Result> results, SpeculatorConfig config, IvPipelineModel.Settings s) {
+    static void writeJson(Path file, List<Result> results, SpeculatorConfig config, IvPipelineModel.Settings s,
+                          double jitter) {
         final StringBuilder b = new StringBuilder();
         b.append("{\n  \"chunk_bytes\": ").append(config.chunkBytes)
+                .append(",\n  \"jitter\": ").append(String.format(Locale.ROOT, "%.6f", jitter))
                 .append(",\n  \"depth_messages\": ").append(s.depthMessages())
                 .append(",\n  \"depth_bytes\": ").append(s.depthBytes())
                 .append(",\n  \"min_confidence\": ").append(s.minConfidence())

@@ -23,7 +23,7 @@ import java.util.Set;
  * @param help          {@code --help}: print the usage and do nothing else
  */
 record ReplayOptions(List<String> workloads, String shared, Path json, int requests, long seed, long chunkBytes,
-                     int depthMessages, long depthBytes, float minConfidence, boolean help) {
+                     int depthMessages, long depthBytes, float minConfidence, double jitter, boolean help) {
     static final int DEFAULT_REQUESTS = 2000;
     static final long DEFAULT_SEED = 42;
     /** Each option that takes a value, with what it accepts (in usage order). */
@@ -41,6 +41,7 @@ record ReplayOptions(List<String> workloads, String shared, Path json, int reque
         m.put("--depth-messages", "a positive integer");
         m.put("--depth-bytes", "a positive integer");
         m.put("--min-confidence", "a number from 0 to 1");
+        m.put("--jitter", "a number from 0 to 1");
         return Collections.unmodifiableMap(m);
     }
 
@@ -55,11 +56,12 @@ record ReplayOptions(List<String> workloads, String shared, Path json, int reque
         int depthMessages = defaults.depthMessages();
         long depthBytes = defaults.depthBytes();
         float minConfidence = defaults.minConfidence();
+        double jitter = 0;
         for (int i = 0; i < args.length; i++) {
             final String a = args[i];
             if (a.equals("--help") || a.equals("-h")) {
                 return new ReplayOptions(workloads, shared, json, requests, seed, chunkBytes, depthMessages,
-                        depthBytes, minConfidence, true);
+                        depthBytes, minConfidence, jitter, true);
             }
             final String v = value(a, args, ++i);
             switch (a) {
@@ -73,11 +75,12 @@ record ReplayOptions(List<String> workloads, String shared, Path json, int reque
                 case "--depth-messages" -> depthMessages = (int) integer(a, v, 1, Integer.MAX_VALUE);
                 case "--depth-bytes" -> depthBytes = integer(a, v, 1, Long.MAX_VALUE);
                 case "--min-confidence" -> minConfidence = fraction(a, v);
+                case "--jitter" -> jitter = fraction(a, v);
                 default -> throw new IllegalStateException("option " + a + " is in EXPECTED but not parsed");
             }
         }
         return new ReplayOptions(workloads, shared, json, requests, seed, chunkBytes, depthMessages, depthBytes,
-                minConfidence, false);
+                minConfidence, jitter, false);
     }
 
     /** Every option, for messages and the usage. */

@@ -5,6 +5,7 @@ import dev.pipellm.speculator.event.EventType;
 import dev.pipellm.speculator.predict.PredictionBuffer;
 import dev.pipellm.speculator.predict.Speculator;
 import dev.pipellm.speculator.predict.SpeculatorConfig;
+import dev.pipellm.speculator.trace.JitterSink;
 import dev.pipellm.speculator.trace.TraceGenerator;
 import dev.pipellm.speculator.trace.TraceSink;
 
@@ -41,6 +42,12 @@ public final class ReplayRun implements TraceSink {
     /** Replays a whole trace. */
     public ReplayRun run(TraceGenerator generator) {
         generator.generate(this);
+        return this;
+    }
+
+    /** Replays a whole trace with jitter added ({@link JitterSink}); {@code jitter} 0 is the trace as is. */
+    public ReplayRun run(TraceGenerator generator, double jitter, long seed) {
+        generator.generate(jitter > 0 ? new JitterSink(this, jitter, seed) : this);
         return this;
     }
 

@@ -52,6 +52,18 @@ class ReplayToolTest {
     }
 
     @Test
+    void shouldReportWasteShareNopsAndJitterInTheJson(@TempDir Path tmp) throws Exception {
+        final Path json = tmp.resolve("j.json");
+        final Outcome o = replay("--workload", "wobble-jitter,wobble-model-switch", "--jitter", "0.01", "--json",
+                json.toString());
+        assertEquals(0, o.rc(), o.err());
+        assertTrue(o.out().contains("jitter 0.010") && o.out().contains("waste %"), o.out());
+        final String j = Files.readString(json);
+        assertTrue(j.contains("\"jitter\": 0.010000") && j.contains("\"wasted_share\"")
+                && j.contains("\"nops_per_100_messages\"") && j.contains("\"relock_messages\""), j);
+    }
+
+    @Test
     void shouldPrintTheUsageWhenAskedForHelp() {
         final Outcome o = replay("--help");
         assertEquals(0, o.rc());
@@ -87,6 +99,7 @@ class ReplayToolTest {
         "--depth-bytes|0|expected a positive integer",
         "--min-confidence|2|expected a number from 0 to 1",
         "--min-confidence|high|expected a number from 0 to 1",
+        "--jitter|-0.1|expected a number from 0 to 1",
     })
     void shouldNameTheOptionTheValueAndTheRangeWhenANumberIsBad(String option, String value, String expected) {
         replay("--workload", "flexgen-opt30b", option, value)
