@@ -298,7 +298,10 @@ def mix_case(seed, args, env, what):
 # ---- fault injection: the same seed must give the same verified result ----
 
 FAULT_SEED, FAULT_ARGS = 1, ["--seed", "1"]
-FAULTS = [{"PIPELLM_INJECT_FAULT": "worker_death:1"}, {"PIPELLM_INJECT_FAULT": "worker_slow:20"},
+# worker_death runs with two workers and the warm-up: the seed's random copies alone are too short and too
+# unpredictable for the planner to make a slot (its commit record keeps it shallow), and the surviving
+# worker must serve the warm-up's steady layers.
+FAULTS = [{"PIPELLM_INJECT_FAULT": "worker_death:1", "PIPELLM_WORKERS": "2"}, {"PIPELLM_INJECT_FAULT": "worker_slow:20"},
           {"PIPELLM_INJECT_FAULT": "self_test:1"}, {"PIPELLM_MEMORY_BUDGET": "2m"}, {"PIPELLM_MEMORY_BUDGET": "1m"},
           {"PIPELLM_WORKERS": "1"}]
 # what each fault must visibly have done in pipellm mode (a fault that never fired tests nothing)
@@ -330,7 +333,7 @@ def fault_case(fault):
         base = baseline()
         if base["problems"]:
             return ["the run without a fault failed:"] + base["problems"]
-        warm = PIPELINE and next(iter(fault.values())) in ("worker_slow:20", "2m", "1")
+        warm = PIPELINE and next(iter(fault.values())) in ("worker_death:1", "worker_slow:20", "2m", "1")
         r = run_prog(FAULT_ARGS + (WARM_ARGS if warm else []), {**AGENT_FROM_THE_START, **WARM_ENV, **fault})
         if refused_option(r, fault) and not PIPELINE:
             print(f"  note: this build's agent refuses {fault} (not run): {r.err.strip().splitlines()[0]}")

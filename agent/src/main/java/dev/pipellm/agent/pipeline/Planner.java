@@ -32,8 +32,6 @@ final class Planner implements EventSink, Runnable {
      */
     private static final int LOOKAHEAD_COPIES = 8;
     private static final int SHAPES = 64;
-    /** Least calibrated confidence a predicted copy needs to be pre-encrypted (as in the replay's model). */
-    private static final float MIN_CONFIDENCE = 0.5f;
 
     private final EventRing ring;
     private final Speculator speculator;
@@ -60,6 +58,7 @@ final class Planner implements EventSink, Runnable {
     private volatile long quietPasses;
     private boolean warnedError;
     private int currentPredictor = -1;
+    private long planStart;
 
     private final boolean idleClass;
     private final PipelineJfr jfr;
@@ -198,16 +197,19 @@ final class Planner implements EventSink, Runnable {
         speculator.setContext(ch.id);
         speculator.predict(prediction);
         long appSeq = ch.seq.get();
+        // how deep the slots' commit record lets this prediction plan (the calibrated confidence is not a
+        // gate here as in the replay's model: the workers need lead time, and a copy the speculator is
+        // unsure of (just after an unpredicted one) is often the next one; the record closes what misses)
         long plannable = prediction.plannableMessages();
         long maxAhead = Math.min(Channel.WINDOW - 2, pool.size());
         long cursor = ch.learnedSeq + ch.pendingMessages;
+        planStart = cursor;   // depth = messages between the next one the planner expects and a slot
         boolean full = false;
         for (int c = 0; c < prediction.copyCount() && c < LOOKAHEAD_COPIES && !full; c++) {
             cursor += prediction.copyGapBefore(c);
             long bytes = prediction.copyBytes(c);
             long host = prediction.copyHost(c);
-            // below the least calibrated confidence nothing new is planned from here on (kept slots stay)
-            boolean known = prediction.copyDataKnown(c) && prediction.copyConfidence(c) >= MIN_CONFIDENCE;
+            boolean known = prediction.copyDataKnown(c);
             currentPredictor = prediction.copyPredictor(c);
             long width = bytes;
             long pitch = bytes;
@@ -220,7 +222,7 @@ final class Planner implements EventSink, Runnable {
             for (long j = 0; j < messages; j++) {
                 long target = ++cursor;
                 if (target <= appSeq) continue;
-                if (target - appSeq > maxAhead || target - appSeq - 1 >= plannable) {
+                if (target - appSeq > maxAhead || target - planStart - 1 >= plannable) {
                     full = true;   // the pool's depth, or the depth the slots' commit record allows
                     break;
                 }
@@ -271,7 +273,7 @@ final class Planner implements EventSink, Runnable {
         s.setIv(iv);
         s.predictor = currentPredictor;
         s.context = ch.id;
-        s.depth = (int) Math.max(0, Math.min(Integer.MAX_VALUE, seq - ch.seq.get() - 1));
+        s.depth = (int) Math.max(0, Math.min(Integer.MAX_VALUE, seq - planStart - 1));
         s.set(Slot.PLANNED);
         ch.setSlot(seq, s);
         if (!workers.offer(s)) {
@@ -304,11 +306,12 @@ final class Planner implements EventSink, Runnable {
         int predictor = s.predictor, context = s.context, depth = s.depth;
         if (s.cas(Slot.READY, Slot.FREE)) {
             counters.add(StatCounter.WASTED_ENCRYPTED_BYTES, length);
+            // a ready slot nobody claimed was mispredicted (fields read before the CAS: once FREE the
+            // planner may reuse it); one the workers had not finished says nothing about the prediction
+            if (predictor >= 0) outcomes.onEvent(PipelineEvents.OUTCOME, 0, predictor, depth, 0, context, 0);
         } else if (!s.cas(Slot.PLANNED, Slot.FREE) && !s.cas(Slot.ENCRYPTING, Slot.DROPPED)) {
             return false;
         }
-        // read before the CAS: once FREE the planner may reuse the slot
-        if (predictor >= 0) outcomes.onEvent(PipelineEvents.OUTCOME, 0, predictor, depth, 0, context, 0);
         counters.increment(why);
         if (ch != null) jfr.relinquish(ch.id, seq, length, why.key);
         if (s.channel != null) s.channel.clearSlot(s.seq, s);
