@@ -56,8 +56,8 @@ public final class Speculator implements EventSink {
     private final CommitCalibration calibration;
     private final IvShiftRate shifts = new IvShiftRate(SHIFT_HALF_LIFE_MESSAGES);
     private static final double SHIFT_HALF_LIFE_MESSAGES = 4096;
-    /** The shift rate never stops the next message itself: that is the calibration's call. */
-    private static final long SHIFT_MIN_DEPTH = 1;
+    /** The shift rate never stops the next two messages: those are the calibration's call. */
+    private static final long SHIFT_MIN_DEPTH = 2;
     /** The pipeline context (CUDA context / channel) the events come from; see {@link #setContext}. */
     private int context;
 
