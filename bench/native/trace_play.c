@@ -14,8 +14,9 @@
  * "trace_play verify=ok ..." (or verify=off). Exit 0; 1: a CUDA call failed or verification failed;
  * 2: bad arguments or a bad trace file (one line naming the file, the record and the byte).
  *
- * The timed part starts after the leading ALLOC records (allocated and filled beforehand, like a
- * server's start-up) and ends after the final cudaDeviceSynchronize.
+ * The timed part starts after the leading ALLOC (and DELAY) records, allocated and filled beforehand
+ * like a server's start-up, and ends with a cudaDeviceSynchronize before the trailing FREE records
+ * (the teardown, done after the check).
  */
 #define _GNU_SOURCE
 #include <cuda_runtime_api.h>
@@ -441,8 +442,10 @@ static inline char *real_ptr(int32_t ri, uint64_t addr) {
 }
 
 /* ---- the verification pass: the same data effects, on the host, in trace order ---- */
-static int keeps_real(const region_t *r) { /* a host region nothing writes, live to the end: read the real one */
-    return r->space == SPACE_HOST && !r->written && r->free_rec < 0;
+static size_t g_epilogue = (size_t)-1; /* first record of the trailing frees (done after the check) */
+
+static int keeps_real(const region_t *r) { /* a host region nothing writes, live to the check: read the real one */
+    return r->space == SPACE_HOST && !r->written && (r->free_rec < 0 || (size_t)r->free_rec >= g_epilogue);
 }
 
 static void shadow_alloc(size_t ri) {
@@ -459,11 +462,11 @@ static inline char *shadow_ptr(int32_t ri, uint64_t addr) {
     return r->shadow + (addr - r->addr - r->lo);
 }
 
-static void shadow_pass(void) {
+static void shadow_pass(size_t end) {
     for (size_t ri = 0; ri < g_nregions; ri++)
         if (g_regions[ri].implicit) shadow_alloc(ri);
     uint64_t gen = 0;
-    for (size_t i = 0; i < g_nrecs; i++) {
+    for (size_t i = 0; i < end; i++) {
         rec_t *r = &g_recs[i];
         switch (r->type) {
         case T_ALLOC: shadow_alloc((size_t)r->rdst); break;
@@ -564,15 +567,21 @@ int main(int argc, char **argv) {
     make_handles();
     for (size_t ri = 0; ri < g_nregions; ri++)
         if (g_regions[ri].implicit) region_alloc(ri, (size_t)-1);
-    size_t first = 0; /* leading allocations: the server's start-up, before the timed part */
-    while (first < g_nrecs && g_recs[first].type == T_ALLOC) region_alloc((size_t)g_recs[first].rdst, first), first++;
+    /* Leading allocations (and the host time between them, not replayed): the server's start-up, before
+     * the timed part. Trailing frees: its teardown, after the check (so that the check sees the memory). */
+    size_t first = 0;
+    for (; first < g_nrecs && (g_recs[first].type == T_ALLOC || g_recs[first].type == T_DELAY); first++)
+        if (g_recs[first].type == T_ALLOC) region_alloc((size_t)g_recs[first].rdst, first);
+    size_t last = g_nrecs;
+    while (last > first && (g_recs[last - 1].type == T_FREE || g_recs[last - 1].type == T_DELAY)) last--;
+    g_epilogue = last;
     CK((size_t)-1, cudaDeviceSynchronize());
 
     sim_stats s0 = {0}, s1 = {0};
     if (get_stats) CK((size_t)-1, get_stats(&s0));
     uint64_t gen = 0, ncompute = 0, computed_ns = 0;
     double t0 = now_s(), mark_on = 0, mark_off = 0;
-    for (size_t i = first; i < g_nrecs; i++) {
+    for (size_t i = first; i < last; i++) {
         rec_t *r = &g_recs[i];
         switch (r->type) {
         case T_ALLOC: region_alloc((size_t)r->rdst, i); break;
@@ -637,10 +646,14 @@ int main(int argc, char **argv) {
     }
     printf("\n");
     fflush(stdout);
-    if (!verify_on) { printf("trace_play verify=off\n"); return 0; }
-    shadow_pass();
     uint64_t checked = 0;
-    if (verify(&checked)) return 1;
-    printf("trace_play verify=ok checked_bytes=%" PRIu64 "\n", checked);
+    if (verify_on) {
+        shadow_pass(last);
+        if (verify(&checked)) return 1;
+    }
+    for (size_t i = last; i < g_nrecs; i++)
+        if (g_recs[i].type == T_FREE) region_free((size_t)g_recs[i].rdst, i);
+    if (verify_on) printf("trace_play verify=ok checked_bytes=%" PRIu64 "\n", checked);
+    else printf("trace_play verify=off\n");
     return 0;
 }

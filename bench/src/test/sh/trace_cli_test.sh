@@ -61,6 +61,15 @@ check bench_workloads_refuses_an_unknown_mode 2 "" "^bench workloads: unknown mo
     "$pipellm" bench workloads --modes nocc,fast
 check bench_workloads_refuses_a_bad_repeat_count 2 "" "^bench workloads: --repeats '0' is not valid" -- \
     "$pipellm" bench workloads --repeats 0
+check trace_record_needs_out 2 "" "^pipellm: trace record: --out FILE is required$" -- "$pipellm" trace record -- true
+check trace_record_refuses_mode_off 2 "" "^pipellm: trace record: --mode off runs without the agent" -- \
+    "$pipellm" trace record --out "$tmp/r.pltrace" --mode off -- true
+check trace_record_refuses_an_unknown_option 2 "" "^pipellm: trace record: unknown option '--fast' \(accepted: --out FILE" -- \
+    "$pipellm" trace record --fast -- true
+check trace_record_refuses_a_missing_directory 2 "" "^pipellm: trace='/nonexistent-dir/r.pltrace' is not valid \(PIPELLM_TRACE" -- \
+    "$pipellm" trace record --out /nonexistent-dir/r.pltrace --sim -- true
+check trace_record_writes_a_trace 0 "records=[0-9]+ h2d_copies=[1-9]" "" -- sh -c \
+    "'$pipellm' trace record --out '$tmp/r.pltrace' --sim -- '$root/build/native/bin/prog_weights' 2 65536 2 1 >/dev/null 2>&1 && '$pipellm' trace stats '$tmp/r.pltrace'"
 check trace_play_replays_and_verifies 0 "^trace_play verify=ok" "" -- "$pipellm" trace play "$tmp/tiny.pltrace" --mode sync
 check bench_workloads_runs_every_mode 0 "tiny: FlexGen toy OPT" "" -- \
     "$pipellm" bench workloads --workloads tiny --repeats 1 --out-dir "$tmp/bench"
