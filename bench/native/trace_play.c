@@ -9,7 +9,10 @@
  * device byte (and every host byte a D2H copy wrote) must hold and compares: any difference is a
  * message naming the region and offset, and exit status 1.
  *
- * usage: trace_play FILE [--verify=full|off]
+ * usage: trace_play FILE [--verify=full|off] [--loops=N]
+ * --loops=N replays the timed part N times (the same records, host writes continuing their
+ * generations) and reports the last one: the earlier loops warm up PipeLLM's agent (JIT, the IV
+ * learner, the predictors), as a long-running server would have been.
  * Output: one result line "trace_play ... wall_s=..." (statistics of the timed part), then
  * "trace_play verify=ok ..." (or verify=off). Exit 0; 1: a CUDA call failed or verification failed;
  * 2: bad arguments or a bad trace file (one line naming the file, the record and the byte).
@@ -95,6 +98,12 @@ static void die_cuda(size_t rec, const char *call, cudaError_t e) {
 static void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
     if (!p) { fprintf(stderr, "trace play: out of memory (%zu bytes)\n", n); exit(1); }
+    return p;
+}
+
+static void *xmap(size_t n) {
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) { fprintf(stderr, "trace play: mmap of %zu bytes failed: %s\n", n, strerror(errno)); exit(1); }
     return p;
 }
 
@@ -381,14 +390,8 @@ static void region_alloc(size_t ri, size_t rec) {
     switch (r->kind) {
     case MEM_DEVICE: CK(rec, cudaMalloc(&p, n)); break;
     case MEM_PINNED: CK(rec, cudaHostAlloc(&p, n, cudaHostAllocDefault)); break;
-    case MEM_REGISTERED:
-        p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) { fprintf(stderr, "trace play: mmap of %zu bytes failed\n", n); exit(1); }
-        CK(rec, cudaHostRegister(p, n, cudaHostRegisterDefault));
-        break;
-    default:
-        p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) { fprintf(stderr, "trace play: mmap of %zu bytes failed\n", n); exit(1); }
+    case MEM_REGISTERED: p = xmap(n); CK(rec, cudaHostRegister(p, n, cudaHostRegisterDefault)); break;
+    default: p = xmap(n);
     }
     r->ptr = p;
     r->live = 1;
@@ -451,9 +454,8 @@ static int keeps_real(const region_t *r) { /* a host region nothing writes, live
 static void shadow_alloc(size_t ri) {
     region_t *r = &g_regions[ri];
     if (keeps_real(r) || r->hi <= r->lo) return;
-    r->shadow = xmalloc(r->hi - r->lo);
-    if (r->space == SPACE_DEVICE) memset(r->shadow, 0, r->hi - r->lo);
-    else fill(r->shadow, ri, r->lo, r->hi - r->lo, 0);
+    r->shadow = xmap(r->hi - r->lo); /* zeros */
+    if (r->space == SPACE_HOST) fill(r->shadow, ri, r->lo, r->hi - r->lo, 0);
 }
 
 static inline char *shadow_ptr(int32_t ri, uint64_t addr) {
@@ -462,15 +464,22 @@ static inline char *shadow_ptr(int32_t ri, uint64_t addr) {
     return r->shadow + (addr - r->addr - r->lo);
 }
 
-static void shadow_pass(size_t end) {
+/* The records [0, first) once, then [first, end) `loops` times, as the timed pass ran them. */
+static void shadow_pass(size_t first, size_t end, int loops) {
     for (size_t ri = 0; ri < g_nregions; ri++)
         if (g_regions[ri].implicit) shadow_alloc(ri);
     uint64_t gen = 0;
-    for (size_t i = 0; i < end; i++) {
+    for (size_t k = 0, i = 0; i < end || (k + 1 < (size_t)loops && first < end); i++) {
+        if (i == end) { i = first; k++; }
         rec_t *r = &g_recs[i];
         switch (r->type) {
         case T_ALLOC: shadow_alloc((size_t)r->rdst); break;
-        case T_FREE: free(g_regions[r->rdst].shadow); g_regions[r->rdst].shadow = NULL; break;
+        case T_FREE: {
+            region_t *g = &g_regions[r->rdst];
+            if (g->shadow) munmap(g->shadow, g->hi - g->lo);
+            g->shadow = NULL;
+            break;
+        }
         case T_COPY: memmove(shadow_ptr(r->rdst, r->f[3]), shadow_ptr(r->rsrc, r->f[4]), r->f[5]); break;
         case T_COPY_2D: {
             char *d = shadow_ptr(r->rdst, r->f[3]), *s = shadow_ptr(r->rsrc, r->f[5]);
@@ -532,19 +541,28 @@ typedef cudaError_t (*stream_compute_fn)(cudaStream_t, unsigned long long);
 
 int main(int argc, char **argv) {
     const char *file = NULL;
-    int verify_on = 1;
+    int verify_on = 1, loops = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--verify=full")) verify_on = 1;
         else if (!strcmp(argv[i], "--verify=off")) verify_on = 0;
+        else if (!strncmp(argv[i], "--loops=", 8)) {
+            char *end;
+            long n = strtol(argv[i] + 8, &end, 10);
+            if (*end || end == argv[i] + 8 || n < 1 || n > 1000) {
+                fprintf(stderr, "trace play: --loops '%s' is not valid: expected an integer from 1 to 1000\n", argv[i] + 8);
+                return 2;
+            }
+            loops = (int)n;
+        }
         else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "trace play: unknown option '%s' (accepted: --verify=full|off)\n", argv[i]);
+            fprintf(stderr, "trace play: unknown option '%s' (accepted: --verify=full|off, --loops=N)\n", argv[i]);
             return 2;
         } else if (file) {
             fprintf(stderr, "trace play: more than one trace file given ('%s' and '%s')\n", file, argv[i]);
             return 2;
         } else file = argv[i];
     }
-    if (!file) { fprintf(stderr, "trace play: no trace file given (usage: trace_play FILE [--verify=full|off])\n"); return 2; }
+    if (!file) { fprintf(stderr, "trace play: no trace file given (usage: trace_play FILE [--verify=full|off] [--loops=N])\n"); return 2; }
     g_file = file;
     FILE *fp = fopen(file, "rb");
     if (!fp) { fprintf(stderr, "trace play: %s: %s\n", file, strerror(errno)); return 2; }
@@ -578,9 +596,16 @@ int main(int argc, char **argv) {
     CK((size_t)-1, cudaDeviceSynchronize());
 
     sim_stats s0 = {0}, s1 = {0};
-    if (get_stats) CK((size_t)-1, get_stats(&s0));
     uint64_t gen = 0, ncompute = 0, computed_ns = 0;
-    double t0 = now_s(), mark_on = 0, mark_off = 0;
+    double t0 = 0, mark_on = 0, mark_off = 0;
+    for (int loop = 0; loop < loops; loop++) {
+    if (loop == loops - 1) { /* the timed loop: the earlier ones warm the runtime up */
+        CK((size_t)-1, cudaDeviceSynchronize());
+        if (get_stats) CK((size_t)-1, get_stats(&s0));
+        ncompute = computed_ns = 0;
+        mark_on = mark_off = 0;
+        t0 = now_s();
+    }
     for (size_t i = first; i < last; i++) {
         rec_t *r = &g_recs[i];
         switch (r->type) {
@@ -625,12 +650,13 @@ int main(int argc, char **argv) {
         default: break;
         }
     }
+    }
     CK(g_nrecs, cudaDeviceSynchronize());
     double t1 = now_s();
     if (get_stats) CK((size_t)-1, get_stats(&s1));
 
     double wall = t1 - t0;
-    printf("trace_play workload=%s records=%zu regions=%zu", workload, g_nrecs, g_nregions);
+    printf("trace_play workload=%s records=%zu regions=%zu loops=%d", workload, g_nrecs, g_nregions, loops);
     if (unit[0] && units[0]) printf(" unit=%s units=%s throughput=%.6g", unit, units, strtod(units, NULL) / wall);
     printf(" wall_s=%.6f", wall);
     if (mark_on && mark_off) printf(" steady_s=%.6f", mark_off - mark_on);
@@ -648,7 +674,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
     uint64_t checked = 0;
     if (verify_on) {
-        shadow_pass(last);
+        shadow_pass(first, last, loops);
         if (verify(&checked)) return 1;
     }
     for (size_t i = last; i < g_nrecs; i++)

@@ -71,11 +71,25 @@ check trace_record_refuses_a_missing_directory 2 "" "^pipellm: trace='/nonexiste
 check trace_record_writes_a_trace 0 "records=[0-9]+ h2d_copies=[1-9]" "" -- sh -c \
     "'$pipellm' trace record --out '$tmp/r.pltrace' --sim -- '$root/build/native/bin/prog_weights' 2 65536 2 1 >/dev/null 2>&1 && '$pipellm' trace stats '$tmp/r.pltrace'"
 check trace_play_replays_and_verifies 0 "^trace_play verify=ok" "" -- "$pipellm" trace play "$tmp/tiny.pltrace" --mode sync
+check trace_play_refuses_bad_loops 2 "" "^pipellm: trace play: --loops 'x' is not valid" -- \
+    "$pipellm" trace play --loops=x "$tmp/tiny.pltrace"
+check bench_workloads_refuses_bad_workers 2 "" "^bench workloads: --workers '0' is not valid: expected an integer from 1 to 64" -- \
+    "$pipellm" bench workloads --workers 0
+check bench_workloads_refuses_a_missing_baseline 2 "" "^bench: --check: baseline '$tmp/none.json': no such file$" -- \
+    "$pipellm" bench workloads --check "$tmp/none.json"
 check bench_workloads_runs_every_mode 0 "tiny: FlexGen toy OPT" "" -- \
-    "$pipellm" bench workloads --workloads tiny --repeats 1 --out-dir "$tmp/bench"
+    "$pipellm" bench workloads --workloads tiny --repeats 1 --loops 1 --out-dir "$tmp/bench"
 check bench_workloads_writes_json 0 '"ratio_to_no_cc": 1(\.0+)?,' "" -- cat "$tmp/bench/results.json"
+check bench_workloads_reports_the_bound 0 '"bound_ratio": 0\.[0-9]+, "fraction_of_bound"' "" -- cat "$tmp/bench/results.json"
+check bench_workloads_calibrates 0 '"calibration": \{"memcpy_gbps": [0-9.]+, "aes_256_gcm_gbps": [0-9.]+, "workers": ' "" -- \
+    cat "$tmp/bench/results.json"
 check bench_workloads_json_names_every_mode 0 '"mode": "pipellm"' "" -- cat "$tmp/bench/results.json"
 check bench_workloads_writes_markdown 0 '^\| tiny \| vanilla CC \| [0-9.e+]+ tokens/s \|' "" -- cat "$tmp/bench/summary.md"
+# --check against the run's own results: within tolerance; against a baseline with an impossible ratio: a named failure
+cp "$tmp/bench/results.json" "$tmp/base.json"
+sed 's/\("mode": "pipellm".*"ratio_to_no_cc": \)[0-9.e+-]*/\110.0/' "$tmp/base.json" >"$tmp/high.json"
+check bench_check_fails_on_a_regression 1 "^bench check: tiny pipellm: ratio_to_no_cc .* below the baseline's 10.000" "" -- \
+    "$pipellm" bench workloads --check "$tmp/high.json" --repeats 1 --loops 1 --modes nocc,pipellm --out-dir "$tmp/bench2"
 
 echo "$passed passed, $failed failed"
 ((failed == 0))

@@ -1,6 +1,7 @@
 package dev.pipellm.bench.harness;
 
 import dev.pipellm.bench.BenchMain.UsageException;
+import dev.pipellm.bench.trace.TraceStats;
 import dev.pipellm.bench.workload.Workloads;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -36,7 +37,7 @@ public final class Harness {
 
     /** One measured run. */
     public record Run(int round, double wallS, double throughput, Map<String, String> fields, long fastPath,
-                      long slowPath) {
+                      long slowPath, long coldStart) {
     }
 
     /** Results of one workload under one mode. */
@@ -49,6 +50,10 @@ public final class Harness {
         Cell(String workload, Mode mode) {
             this.workload = workload;
             this.mode = mode;
+        }
+
+        double medianWall() {
+            return median(runs.stream().mapToDouble(Run::wallS).toArray());
         }
 
         double medianThroughput() {
@@ -69,6 +74,10 @@ public final class Harness {
         List<String> workloads = Workloads.DEFAULT;
         List<Mode> modes = MODES;
         int repeats = 2;
+        int loops = 2;
+        int workers = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
+        Path check = null;
+        boolean workloadsGiven = false;
         boolean quick = false;
         String shared = null;
         Path outDir = null;
@@ -76,6 +85,7 @@ public final class Harness {
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--workloads" -> {
+                    workloadsGiven = true;
                     workloads = List.of(need(args, ++i, "--workloads", "a comma-separated list of: "
                             + Workloads.accepted()).split(","));
                     for (String w : workloads) {
@@ -111,6 +121,31 @@ public final class Harness {
                                 + "' is not valid: expected a positive integer below 100");
                     }
                 }
+                case "--loops" -> {
+                    final String v = need(args, ++i, "--loops", "a positive integer below 100");
+                    try {
+                        loops = Integer.parseInt(v);
+                    } catch (NumberFormatException e) {
+                        loops = -1;
+                    }
+                    if (loops < 1 || loops > 99) {
+                        throw new UsageException("bench workloads: --loops '" + v
+                                + "' is not valid: expected a positive integer below 100");
+                    }
+                }
+                case "--workers" -> {
+                    final String v = need(args, ++i, "--workers", "an integer from 1 to 64");
+                    try {
+                        workers = Integer.parseInt(v);
+                    } catch (NumberFormatException e) {
+                        workers = -1;
+                    }
+                    if (workers < 1 || workers > 64) {
+                        throw new UsageException("bench workloads: --workers '" + v
+                                + "' is not valid: expected an integer from 1 to 64 (encrypt workers of the bound)");
+                    }
+                }
+                case "--check" -> check = Path.of(need(args, ++i, "--check", "a baseline results.json"));
                 case "--quick" -> quick = true;
                 case "--shared" -> shared = need(args, ++i, "--shared", "a directory");
                 case "--out-dir" -> outDir = Path.of(need(args, ++i, "--out-dir", "a directory"));
@@ -124,8 +159,8 @@ public final class Harness {
                     }
                 }
                 default -> throw new UsageException("bench workloads: unknown option '" + args[i]
-                        + "' (accepted: --workloads LIST, --modes LIST, --repeats N, --quick, --out-dir DIR, "
-                        + "--shared DIR, --seed N)");
+                        + "' (accepted: --workloads LIST, --modes LIST, --repeats N, --loops N, --workers N, "
+                        + "--quick, --out-dir DIR, --shared DIR, --seed N, --check BASELINE.json)");
             }
         }
         final Path root = Path.of(System.getProperty("pipellm.root", System.getenv().getOrDefault("PIPELLM_ROOT",
@@ -133,7 +168,34 @@ public final class Harness {
         if (outDir == null) {
             outDir = root.resolve("build/bench");
         }
-        return new Harness.Run0(root, outDir, workloads, modes, repeats, quick, shared, seed).run();
+        Map<String, BaselineCheck.Figure> baseline = null;
+        if (check != null) {
+            baseline = BaselineCheck.read(check);
+            if (!workloadsGiven) {
+                workloads = BaselineCheck.workloads(baseline);
+            }
+        }
+        final Run0 run = new Harness.Run0(root, outDir, workloads, modes, repeats, loops, workers, quick, shared,
+                seed);
+        final int rc = run.run();
+        if (baseline == null) {
+            return rc;
+        }
+        final List<String> failures = BaselineCheck.compare(baseline,
+                BaselineCheck.figures(Json.parse(readAll(outDir.resolve("results.json")))));
+        failures.forEach(System.out::println);
+        if (failures.isEmpty()) {
+            System.out.println("bench check: every sync and pipellm ratio is within its tolerance of " + check);
+        }
+        return failures.isEmpty() ? rc : 1;
+    }
+
+    private static String readAll(Path p) {
+        try {
+            return Files.readString(p);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + p, e);
+        }
     }
 
     private static String need(String[] args, int i, String option, String what) {
@@ -153,8 +215,8 @@ public final class Harness {
     }
 
     /** One harness run (its parameters and results). */
-    private record Run0(Path root, Path outDir, List<String> workloads, List<Mode> modes, int repeats, boolean quick,
-                        String shared, long seed) {
+    private record Run0(Path root, Path outDir, List<String> workloads, List<Mode> modes, int repeats, int loops,
+                        int workers, boolean quick, String shared, long seed) {
         int run() {
             try {
                 Files.createDirectories(outDir.resolve("traces"));
@@ -162,14 +224,18 @@ public final class Harness {
                 throw new UncheckedIOException("cannot create " + outDir, e);
             }
             final String load = readFirstLine(Path.of("/proc/loadavg"));
+            System.err.println("bench: measuring memcpy and AES-256-GCM on this machine (about 2 s)");
+            final Calibration cal = Calibration.measure(workers);
             final Map<String, Workloads.Workload> ws = new LinkedHashMap<>();
             final Map<String, Path> traces = new LinkedHashMap<>();
+            final Map<String, TraceStats> stats = new LinkedHashMap<>();
             for (String name : workloads) {
                 final Workloads.Workload w = Workloads.byName(name, shared, quick, seed);
                 final Path f = outDir.resolve("traces").resolve(name + (quick ? "-quick" : "") + ".pltrace");
                 w.write(f);
                 ws.put(name, w);
                 traces.put(name, f);
+                stats.put(name, TraceStats.of(f));
             }
             final Map<String, Cell> cells = new LinkedHashMap<>();
             for (String w : workloads) {
@@ -195,7 +261,7 @@ public final class Harness {
             }
             progress(done, total, "done", started);
             System.err.println();
-            final Report report = new Report(ws, cells, workloads, modes, repeats, quick, load);
+            final Report report = new Report(ws, cells, workloads, modes, repeats, loops, quick, load, stats, cal);
             System.out.print(report.table());
             final Path json = outDir.resolve("results.json");
             final Path md = outDir.resolve("summary.md");
@@ -209,8 +275,11 @@ public final class Harness {
             final Path stats = outDir.resolve("pipellm-stats.json");
             try {
                 Files.deleteIfExists(stats);
+                // Each workload and mode is verified byte for byte in the first round; later rounds only time (the
+                // check runs after the timed part, but costs a second pass over the trace's data).
                 final ProcessBuilder pb = new ProcessBuilder(root.resolve("pipellm").toString(), "trace", "play",
-                        trace.toString(), "--cc", m.cc(), "--mode", m.launcherMode());
+                        trace.toString(), "--cc", m.cc(), "--mode", m.launcherMode(),
+                        round == 0 ? "--verify=full" : "--verify=off", "--loops=" + loops);
                 pb.environment().put("PIPELLM_SUMMARY", "0");
                 pb.environment().put("PIPELLM_STATS", stats.toString());
                 pb.environment().putIfAbsent("SIMGPU_VERIFY", "sampled:16");
@@ -223,7 +292,8 @@ public final class Harness {
                 for (String line : out.split("\n")) {
                     if (line.startsWith("trace_play workload=")) {
                         result = line;
-                    } else if (line.startsWith("trace_play verify=ok")) {
+                    } else if (line.startsWith("trace_play verify=ok") || (round > 0
+                            && line.startsWith("trace_play verify=off"))) {
                         verified = true;
                     }
                 }
@@ -242,7 +312,7 @@ public final class Harness {
                 final double thr = Double.parseDouble(f.getOrDefault("throughput", "NaN"));
                 final String js = Files.exists(stats) ? Files.readString(stats) : "";
                 c.runs.add(new Run(round, wall, thr, f, jsonLong(js, "fast_path_messages"),
-                        jsonLong(js, "slow_path_messages")));
+                        jsonLong(js, "slow_path_messages"), jsonLong(js, "cold_start_messages")));
                 return false;
             } catch (IOException e) {
                 c.failures.add("cannot run ./pipellm trace play: " + e.getMessage());

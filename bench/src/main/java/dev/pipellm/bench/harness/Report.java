@@ -1,5 +1,6 @@
 package dev.pipellm.bench.harness;
 
+import dev.pipellm.bench.trace.TraceStats;
 import dev.pipellm.bench.workload.Workloads;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -19,22 +20,40 @@ final class Report {
     private final List<String> order;
     private final List<Harness.Mode> modes;
     private final int repeats;
+    private final int loops;
     private final boolean quick;
     private final String load;
+    private final Map<String, TraceStats> stats;
+    private final Calibration cal;
 
     Report(Map<String, Workloads.Workload> workloads, Map<String, Harness.Cell> cells, List<String> order,
-           List<Harness.Mode> modes, int repeats, boolean quick, String load) {
+           List<Harness.Mode> modes, int repeats, int loops, boolean quick, String load, Map<String, TraceStats> stats,
+           Calibration cal) {
+        this.stats = stats;
+        this.cal = cal;
         this.workloads = workloads;
         this.cells = cells;
         this.order = order;
         this.modes = modes;
         this.repeats = repeats;
+        this.loops = loops;
         this.quick = quick;
         this.load = load;
     }
 
     private double noCc(String w) {
         return cells.get(w + "/nocc").medianThroughput();
+    }
+
+    /** The analytic bound's throughput ratio to no CC (Calibration.boundSeconds), NaN without a no-CC result. */
+    double boundRatio(String w) {
+        final Harness.Cell nocc = cells.get(w + "/nocc");
+        if (nocc == null || nocc.runs.isEmpty()) {
+            return Double.NaN;
+        }
+        final double t0 = nocc.medianWall();
+        final TraceStats s = stats.get(w);
+        return t0 / cal.boundSeconds(t0, s.h2dBytes, s.d2hBytes);
     }
 
     private static String unitOf(Workloads.Workload w) {
@@ -44,12 +63,16 @@ final class Report {
     String table() {
         final StringBuilder b = new StringBuilder();
         b.append(String.format(Locale.ROOT, "%nsimgpu (simulated H100), %d cores, load at start %s; %d round(s), "
-                + "interleaved; medians%n", Runtime.getRuntime().availableProcessors(), load, repeats));
+                + "interleaved; each run the last of %d loop(s) of its trace; medians%n",
+                Runtime.getRuntime().availableProcessors(), load, repeats, loops));
         for (String w : order) {
             final Workloads.Workload wl = workloads.get(w);
             b.append('\n').append(w).append(": ").append(wl.describe()).append('\n');
-            b.append(String.format(Locale.ROOT, "  %-11s %14s %7s %10s %9s %10s %10s%n", "mode", unitOf(wl), "spread",
-                    "/ no CC", "overhead", "fast msgs", "slow msgs"));
+            b.append(String.format(Locale.ROOT, "  %-11s %14s %7s %10s %9s %10s %10s %10s%n", "mode", unitOf(wl),
+                    "spread", "/ no CC", "overhead", "fast msgs", "slow msgs", "cold msgs"));
+            final double br = boundRatio(w);
+            b.append(String.format(Locale.ROOT, "  %-11s %14.4g %7s %9.3f %8.1f%%   (perfect hiding, %d worker(s))%n",
+                    "bound", br * noCc(w), "", br, 100 * (1 - br), cal.workers()));
             for (Harness.Mode m : modes) {
                 final Harness.Cell c = cells.get(w + "/" + m.name());
                 if (c.runs.isEmpty()) {
@@ -59,20 +82,25 @@ final class Report {
                 }
                 final double t = c.medianThroughput();
                 final double ratio = t / noCc(w);
-                b.append(String.format(Locale.ROOT, "  %-11s %14.4g %6.0f%% %9.3f %8.1f%% %10s %10s%s%n", m.label(), t,
-                        100 * c.spread(), ratio, 100 * (1 - ratio), stat(c, true), stat(c, false),
+                b.append(String.format(Locale.ROOT, "  %-11s %14.4g %6.0f%% %9.3f %8.1f%% %10s %10s %10s%s%n", m.label(),
+                        t, 100 * c.spread(), ratio, 100 * (1 - ratio), stat(c, 0), stat(c, 1), stat(c, 2),
                         c.failures.isEmpty() ? "" : "   (" + c.failures.size() + " failed: " + c.failures.get(0) + ")"));
             }
         }
+        b.append(String.format(Locale.ROOT, "%nbound: no CC plus, per H2D byte, a commit's memcpy (%.2f GB/s here) "
+                + "and per D2H byte a decryption (AES-256-GCM %.2f GB/s here),%nor the workers' encryption of every H2D "
+                + "byte if that takes longer (docs/benchmarks.md)", cal.memcpyBytesPerS() / 1e9,
+                cal.aesGcmBytesPerS() / 1e9));
         b.append("\n/ no CC: the mode's median throughput over no CC's, same run; overhead: 1 - that ratio; spread: "
-                + "(max - min) / median over the rounds;\nfast / slow msgs: PIPELLM_STATS fast_path_messages / "
-                + "slow_path_messages (median; - without the agent).\n");
+                + "(max - min) / median over the rounds;\nfast / slow / cold msgs: PIPELLM_STATS fast_path_messages, "
+                + "slow_path_messages, cold_start_messages (OpenSSL's while the agent warmed up), whole process, all "
+                + "loops\n(median; - without the agent).\n");
         return b.toString();
     }
 
-    private static String stat(Harness.Cell c, boolean fast) {
-        final double[] v = c.runs.stream().mapToDouble(r -> fast ? r.fastPath() : r.slowPath()).filter(x -> x >= 0)
-                .toArray();
+    private static String stat(Harness.Cell c, int which) {
+        final double[] v = c.runs.stream().mapToDouble(r -> which == 0 ? r.fastPath() : which == 1 ? r.slowPath()
+                : r.coldStart()).filter(x -> x >= 0).toArray();
         return v.length == 0 ? "-" : String.format(Locale.ROOT, "%.0f", Harness.median(v));
     }
 
@@ -80,7 +108,11 @@ final class Report {
         final StringBuilder b = new StringBuilder();
         b.append("{\n  \"schema\": \"pipellm-bench/1\",\n  \"generated_at\": \"").append(Harness.now()).append("\",\n");
         b.append("  \"machine\": ").append(machine()).append(",\n");
-        b.append("  \"parameters\": {\"repeats\": ").append(repeats).append(", \"quick\": ").append(quick)
+        b.append("  \"calibration\": {\"memcpy_gbps\": ").append(Harness.num(cal.memcpyBytesPerS() / 1e9))
+                .append(", \"aes_256_gcm_gbps\": ").append(Harness.num(cal.aesGcmBytesPerS() / 1e9))
+                .append(", \"workers\": ").append(cal.workers()).append("},\n");
+        b.append("  \"parameters\": {\"repeats\": ").append(repeats).append(", \"loops\": ").append(loops)
+                .append(", \"quick\": ").append(quick)
                 .append(", \"simgpu_verify\": ").append(str(System.getenv().getOrDefault("SIMGPU_VERIFY", "sampled:16")))
                 .append(", \"interleaved\": true},\n");
         b.append("  \"results\": [");
@@ -98,6 +130,8 @@ final class Report {
                         .append(", \"throughput\": ").append(Harness.num(t))
                         .append(", \"unit\": ").append(str(unitOf(wl)))
                         .append(", \"ratio_to_no_cc\": ").append(Harness.num(ratio))
+                        .append(", \"bound_ratio\": ").append(Harness.num(boundRatio(w)))
+                        .append(", \"fraction_of_bound\": ").append(Harness.num(ratio / boundRatio(w)))
                         .append(", \"overhead_vs_no_cc\": ").append(Harness.num(1 - ratio))
                         .append(", \"spread\": ").append(Harness.num(c.runs.isEmpty() ? Double.NaN : c.spread()))
                         .append(", \"runs\": [");
@@ -113,7 +147,7 @@ final class Report {
                     }
                     if (r.fastPath() >= 0) {
                         b.append(", \"fast_path_messages\": ").append(r.fastPath()).append(", \"slow_path_messages\": ")
-                                .append(r.slowPath());
+                                .append(r.slowPath()).append(", \"cold_start_messages\": ").append(r.coldStart());
                     }
                     b.append('}');
                 }
@@ -134,9 +168,13 @@ final class Report {
         final StringBuilder b = new StringBuilder("# PipeLLM workload benchmark\n\n");
         b.append("simgpu (simulated H100 with CC), ").append(Runtime.getRuntime().availableProcessors())
                 .append(" cores, load at start ").append(load).append(", ").append(repeats)
-                .append(" interleaved round(s), medians").append(quick ? ", quick sizes" : "").append(".\n\n");
+                .append(" interleaved round(s), the last of ").append(loops).append(" loop(s) of each trace, medians")
+                .append(quick ? ", quick sizes" : "").append(".\n\n");
         b.append("| workload | mode | throughput | / no CC | overhead | spread |\n|---|---|---:|---:|---:|---:|\n");
         for (String w : order) {
+            b.append(String.format(Locale.ROOT, "| %s | bound (perfect hiding, %d worker(s)) | %.4g %s | %.3f | %.1f %% | |%n",
+                    w, cal.workers(), boundRatio(w) * noCc(w), unitOf(workloads.get(w)), boundRatio(w),
+                    100 * (1 - boundRatio(w))));
             for (Harness.Mode m : modes) {
                 final Harness.Cell c = cells.get(w + "/" + m.name());
                 if (c.runs.isEmpty()) {

@@ -105,6 +105,22 @@ class TracePlayTest {
     }
 
     @Test
+    void shouldTimeTheLastLoopAndVerifyAllOfThemWhenLooped() throws Exception {
+        final Path f = dir.resolve("mixed.pltrace");
+        writeMixed(f);
+        final Result r = play(f, "on", Map.of("SIMGPU_VERIFY", "full"), "--loops=3");
+        assertEquals(0, r.rc(), r.out());
+        assertTrue(r.out().contains("trace_play verify=ok"), r.out());
+        final TraceStats s = TraceStats.of(f);
+        assertEquals("3", r.fields().get("loops"));
+        assertEquals(Long.toString(s.h2dCopies), r.fields().get("h2d_copies"), "the statistics of the last loop");
+        assertEquals(Long.toString(s.h2dBytes), r.fields().get("h2d_bytes"));
+        final Result bad = play(f, "off", Map.of(), "--loops=0");
+        assertEquals(2, bad.rc());
+        assertEquals("trace play: --loops '0' is not valid: expected an integer from 1 to 1000", bad.out().strip());
+    }
+
+    @Test
     void shouldReplayAGeneratedWorkloadWithTheSameCopiesWhenPlayed() throws Exception {
         final Path f = dir.resolve("tiny.pltrace");
         Workloads.byName("tiny", null, true, 1).write(f);
@@ -139,7 +155,7 @@ class TracePlayTest {
         assertTrue(r.out().startsWith("trace play: " + f + ": "), r.out());
         final Result opt = play(f, "off", Map.of(), "--fast");
         assertEquals(2, opt.rc());
-        assertEquals("trace play: unknown option '--fast' (accepted: --verify=full|off)", opt.out().strip());
+        assertEquals("trace play: unknown option '--fast' (accepted: --verify=full|off, --loops=N)", opt.out().strip());
     }
 
     @Test
