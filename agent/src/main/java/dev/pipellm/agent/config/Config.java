@@ -88,6 +88,14 @@ public final class Config {
     public static final String JFR_ENV = "PIPELLM_JFR";
     public static final boolean JFR_DEFAULT = false;
 
+    /**
+     * Path of a copy trace to record (docs/trace-format.md): the program's copies, allocations and
+     * synchronisations as the shim reports them; empty: none. Its directory must exist.
+     */
+    public static final String TRACE_KEY = "trace";
+    public static final String TRACE_ENV = "PIPELLM_TRACE";
+    public static final String TRACE_DEFAULT = "";
+
     /** TEST ONLY: {@code <point>:<n>}, see {@link FaultPoint}. */
     public static final String INJECT_FAULT_KEY = "inject_fault";
     public static final String INJECT_FAULT_ENV = "PIPELLM_INJECT_FAULT";
@@ -99,7 +107,7 @@ public final class Config {
 
     /** Every key, in the order of native-shim/src/shim_options.def (ConfigTest checks they agree). */
     public static final List<String> KEYS = List.of(MODE_KEY, LOG_KEY, STATS_KEY, STATS_INTERVAL_KEY, SUMMARY_KEY,
-            COLD_START_KEY, FAIL_CLOSED_KEY, WORKERS_KEY, MEMORY_BUDGET_KEY, WORKER_SCHED_KEY, GOVERNOR_KEY, JFR_KEY, INJECT_FAULT_KEY, HOME_KEY, JAVA_HOME_KEY);
+            COLD_START_KEY, FAIL_CLOSED_KEY, WORKERS_KEY, MEMORY_BUDGET_KEY, WORKER_SCHED_KEY, GOVERNOR_KEY, JFR_KEY, TRACE_KEY, INJECT_FAULT_KEY, HOME_KEY, JAVA_HOME_KEY);
 
     static final String KNOWN_KEYS = String.join(", ", KEYS);
 
@@ -115,12 +123,14 @@ public final class Config {
     private final boolean workerSchedIdle;
     private final boolean governor;
     private final boolean jfr;
+    private final String tracePath;
     private final FaultPoint faultPoint;
     private final long faultNth;
 
     private Config(Mode mode, LogLevel log, String statsPath, long statsIntervalMs, boolean summary,
                    ColdStart coldStart, boolean failClosed, int workers, long memoryBudgetBytes,
-                   boolean workerSchedIdle, boolean governor, boolean jfr, FaultPoint faultPoint, long faultNth) {
+                   boolean workerSchedIdle, boolean governor, boolean jfr, String tracePath, FaultPoint faultPoint,
+                   long faultNth) {
         this.mode = mode;
         this.log = log;
         this.statsPath = statsPath;
@@ -133,6 +143,7 @@ public final class Config {
         this.workerSchedIdle = workerSchedIdle;
         this.governor = governor;
         this.jfr = jfr;
+        this.tracePath = tracePath;
         this.faultPoint = faultPoint;
         this.faultNth = faultNth;
     }
@@ -141,7 +152,7 @@ public final class Config {
     public static Config defaults() {
         return new Config(MODE_DEFAULT, LOG_DEFAULT, STATS_DEFAULT, STATS_INTERVAL_DEFAULT_MS, SUMMARY_DEFAULT,
                 COLD_START_DEFAULT, FAIL_CLOSED_DEFAULT, WORKERS_DEFAULT, MEMORY_BUDGET_DEFAULT_BYTES, WORKER_SCHED_IDLE_DEFAULT,
-                GOVERNOR_DEFAULT, JFR_DEFAULT, FaultPoint.NONE, 0);
+                GOVERNOR_DEFAULT, JFR_DEFAULT, TRACE_DEFAULT, FaultPoint.NONE, 0);
     }
 
     /**
@@ -175,6 +186,7 @@ public final class Config {
         boolean jfr = JFR_DEFAULT;
         boolean workerSchedIdle = WORKER_SCHED_IDLE_DEFAULT;
         boolean governor = GOVERNOR_DEFAULT;
+        String trace = TRACE_DEFAULT;
         FaultPoint faultPoint = FaultPoint.NONE;
         long faultNth = 0;
         for (Map.Entry<String, String> e : kv.entrySet()) {
@@ -191,6 +203,7 @@ public final class Config {
                 case WORKERS_KEY -> workers = parseWorkers(v);
                 case MEMORY_BUDGET_KEY -> budget = parseBudget(v);
                 case JFR_KEY -> jfr = parseBool(key, v);
+                case TRACE_KEY -> trace = parseTrace(v);
                 case GOVERNOR_KEY -> governor = switch (v) {
                     case "on" -> true;
                     case "off" -> false;
@@ -219,7 +232,17 @@ public final class Config {
             }
         }
         return new Config(mode, log, stats, statsInterval, summary, coldStart, failClosed, workers, budget,
-                workerSchedIdle, governor, jfr, faultPoint, faultNth);
+                workerSchedIdle, governor, jfr, trace, faultPoint, faultNth);
+    }
+
+    private static String parseTrace(String v) throws ConfigException {
+        if (v.isEmpty()) return v;
+        java.nio.file.Path p = java.nio.file.Path.of(v).toAbsolutePath();
+        java.nio.file.Path dir = p.getParent();
+        if (dir == null || !java.nio.file.Files.isDirectory(dir) || java.nio.file.Files.isDirectory(p)) {
+            throw bad(TRACE_KEY, v, "the path of a file to write, in an existing directory");
+        }
+        return p.toString();
     }
 
     /**
@@ -346,6 +369,8 @@ public final class Config {
     public int workers() { return workers; }
     public long memoryBudgetBytes() { return memoryBudgetBytes; }
     public boolean jfr() { return jfr; }
+    /** The copy trace to record (absolute), or empty. */
+    public String tracePath() { return tracePath; }
     /** The pipeline's threads run in SCHED_IDLE (else as ordinary threads). */
     public boolean workerSchedIdle() { return workerSchedIdle; }
     /** pipellm: pre-encryption pauses while it does not pay. */

@@ -29,6 +29,7 @@ class ConfigTest {
             assertEquals(256L << 20, c.memoryBudgetBytes());
             assertTrue(c.workerSchedIdle());
             assertFalse(c.jfr());
+            assertEquals("", c.tracePath());
             assertEquals(FaultPoint.NONE, c.faultPoint());
         }
     }
@@ -46,6 +47,9 @@ class ConfigTest {
         assertEquals(FaultPoint.EVP_UPDATE, c.faultPoint());
         assertEquals(3, c.faultNth());
         assertEquals(Mode.PASSTHROUGH, Config.parse("mode=sync,mode=passthrough").mode(), "last wins");
+        String tmp = System.getProperty("java.io.tmpdir");
+        assertEquals(java.nio.file.Path.of(tmp, "t.pltrace").toAbsolutePath().toString(),
+                Config.parse("trace=" + tmp + "/t.pltrace").tracePath());
     }
 
     @ParameterizedTest
@@ -82,6 +86,8 @@ class ConfigTest {
         "stats_interval_ms=soon|stats_interval_ms|0 (only at exit)",
         "summary=maybe|summary|0, 1, true, false",
         "cold_start=warm|cold_start|openssl, agent",
+        "trace=/nonexistent-dir/t.pltrace|trace|a file to write, in an existing directory",
+        "trace=/tmp|trace|a file to write, in an existing directory",
     })
     void shouldNameTheKeyWhenAValueIsBad(String options, String key, String accepted) {
         ConfigException e = assertThrows(ConfigException.class, () -> Config.parse(options));

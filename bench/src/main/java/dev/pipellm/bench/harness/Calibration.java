@@ -1,0 +1,97 @@
+package dev.pipellm.bench.harness;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.security.GeneralSecurityException;
+import javax.crypto.Cipher;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
+
+/**
+ * What this machine's cores can do, measured at the harness's start (about 2.5 s): memcpy GB/s (off-heap to
+ * off-heap, 64 MiB, larger than the caches, as a commit's copy of ciphertext into the bounce buffer) and
+ * AES-256-GCM GB/s of the JDK's engine (1 MiB messages, warmed up: the agent's own AES-GCM is this engine). The
+ * analytic bound ({@link #boundSeconds}) is computed from them.
+ */
+record Calibration(double memcpyBytesPerS, double aesGcmBytesPerS, int workers) {
+    static Calibration measure(int workers) {
+        return new Calibration(memcpy(), aesGcm(), workers);
+    }
+
+    private static double memcpy() {
+        final long n = 64L << 20;
+        try (Arena a = Arena.ofConfined()) {
+            final MemorySegment src = a.allocate(n, 64);
+            final MemorySegment dst = a.allocate(n, 64);
+            src.fill((byte) 1);
+            dst.fill((byte) 0);
+            double best = 0;
+            for (int i = 0; i < 8; i++) {
+                final long t = System.nanoTime();
+                MemorySegment.copy(src, 0, dst, 0, n);
+                best = Math.max(best, n / ((System.nanoTime() - t) / 1e9));
+            }
+            return best;
+        }
+    }
+
+    /**
+     * 1 MiB messages encrypted as the agent's engine does, in 64 KiB {@code update} chunks (SunJCE's GCM intrinsic
+     * runs only from compiled code, and a single call of 1 MiB or more stays in the interpreter for long: the
+     * "JIT cliff" of research/java-stack.md); best of 1 s after a warm-up of small messages.
+     */
+    private static double aesGcm() {
+        try {
+            final Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
+            final SecretKeySpec key = new SecretKeySpec(new byte[32], "AES");
+            final int chunk = 64 << 10;
+            final byte[] in = new byte[1 << 20];
+            final byte[] out = new byte[in.length + 16];
+            final byte[] iv = new byte[12];
+            long counter = 0;
+            // Warm-up: many small messages, so that the JIT compiles GCM's update path (and its intrinsic)
+            // quickly even on a loaded machine: 20,000 messages of 4 KiB, at most 4 s.
+            final long warmUntil = System.nanoTime() + 4_000_000_000L;
+            for (int k = 0; k < 20_000 && System.nanoTime() < warmUntil; k++) {
+                c.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(128, nextIv(iv, ++counter)));
+                c.doFinal(in, 0, 4096, out, 0);
+            }
+            double best = 0;
+            final long until = System.nanoTime() + 1_000_000_000L;
+            long now;
+            while ((now = System.nanoTime()) < until) {
+                c.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(128, nextIv(iv, ++counter)));
+                int o = 0;
+                for (int off = 0; off < in.length; off += chunk) {
+                    o += c.update(in, off, chunk, out, o);
+                }
+                c.doFinal(out, o);
+                best = Math.max(best, in.length / ((System.nanoTime() - now) / 1e9));
+            }
+            return best;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("AES-GCM calibration failed: " + e, e);
+        }
+    }
+
+    private static byte[] nextIv(byte[] iv, long counter) {
+        for (int b = 0; b < 8; b++) {
+            iv[b] = (byte) (counter >>> (8 * b));
+        }
+        return iv;
+    }
+
+    /**
+     * The shortest time a perfect PipeLLM could take for a trace that took {@code noCcSeconds} without CC: every
+     * H2D byte encrypted ahead of time, on {@code workers} cores at the engine's rate, the app's thread paying only
+     * the commit's copy of the ciphertext (memcpy) per H2D byte and the decryption of every D2H byte (nothing
+     * decrypts D2H ahead of time):
+     * {@code max(noCc + h2d / memcpy + d2h / aes, h2d / (workers x aes))}. It ignores that the workers share
+     * cores with the app and simgpu (on this 2-core machine they do), so it is an upper bound on throughput.
+     */
+    double boundSeconds(double noCcSeconds, long h2dBytes, long d2hBytes) {
+        final double app = noCcSeconds + h2dBytes / memcpyBytesPerS + d2hBytes / aesGcmBytesPerS;
+        final double enc = h2dBytes / (workers * aesGcmBytesPerS);
+        return Math.max(app, enc);
+    }
+}

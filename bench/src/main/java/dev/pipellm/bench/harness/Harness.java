@@ -1,0 +1,365 @@
+package dev.pipellm.bench.harness;
+
+import dev.pipellm.bench.BenchMain.UsageException;
+import dev.pipellm.bench.trace.TraceStats;
+import dev.pipellm.bench.workload.Workloads;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * {@code ./pipellm bench workloads}: generates each workload's trace, replays it with {@code ./pipellm trace play}
+ * under every mode (no CC, vanilla CC, sync, pipellm), interleaved (each round starts one mode later) and repeated,
+ * and reports each mode's median throughput and its ratio to no CC: a terminal table, a JSON file and a Markdown
+ * summary (schema in docs/benchmarks.md).
+ */
+public final class Harness {
+    /** A mode of the harness: its name, simgpu's CC and the launcher's --mode. */
+    public record Mode(String name, String label, String cc, String launcherMode) {
+    }
+
+    public static final List<Mode> MODES = List.of(new Mode("nocc", "no CC", "off", "off"),
+            new Mode("off", "vanilla CC", "on", "off"), new Mode("sync", "sync", "on", "sync"),
+            new Mode("pipellm", "pipellm", "on", "pipellm"));
+
+    private static final Pattern KV = Pattern.compile("([a-z0-9_]+)=(\\S+)");
+
+    /** One measured run. */
+    public record Run(int round, double wallS, double throughput, Map<String, String> fields, long fastPath,
+                      long slowPath, long coldStart) {
+    }
+
+    /** Results of one workload under one mode. */
+    public static final class Cell {
+        final String workload;
+        final Mode mode;
+        final List<Run> runs = new ArrayList<>();
+        final List<String> failures = new ArrayList<>();
+
+        Cell(String workload, Mode mode) {
+            this.workload = workload;
+            this.mode = mode;
+        }
+
+        double medianWall() {
+            return median(runs.stream().mapToDouble(Run::wallS).toArray());
+        }
+
+        double medianThroughput() {
+            return median(runs.stream().mapToDouble(Run::throughput).toArray());
+        }
+
+        double spread() {
+            final double[] t = runs.stream().mapToDouble(Run::throughput).sorted().toArray();
+            final double m = median(t);
+            return t.length < 2 || m <= 0 ? 0 : (t[t.length - 1] - t[0]) / m;
+        }
+    }
+
+    private Harness() {
+    }
+
+    public static int main(String[] args) {
+        List<String> workloads = Workloads.DEFAULT;
+        List<Mode> modes = MODES;
+        int repeats = 2;
+        int loops = 2;
+        int workers = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
+        Path check = null;
+        boolean workloadsGiven = false;
+        boolean quick = false;
+        String shared = null;
+        Path outDir = null;
+        long seed = 1;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--workloads" -> {
+                    workloadsGiven = true;
+                    workloads = List.of(need(args, ++i, "--workloads", "a comma-separated list of: "
+                            + Workloads.accepted()).split(","));
+                    for (String w : workloads) {
+                        if (!Workloads.NAMES.contains(w)) {
+                            throw new UsageException("bench workloads: unknown workload '" + w + "' (accepted: "
+                                    + Workloads.accepted() + ")");
+                        }
+                    }
+                }
+                case "--modes" -> {
+                    final List<Mode> m = new ArrayList<>();
+                    for (String n : need(args, ++i, "--modes", "a comma-separated list of: nocc, off, sync, pipellm")
+                            .split(",")) {
+                        m.add(MODES.stream().filter(x -> x.name().equals(n)).findFirst().orElseThrow(
+                                () -> new UsageException("bench workloads: unknown mode '" + n
+                                        + "' (accepted: nocc, off, sync, pipellm)")));
+                    }
+                    if (!m.get(0).name().equals("nocc")) {
+                        throw new UsageException("bench workloads: --modes must start with nocc (the ratios are to "
+                                + "no CC)");
+                    }
+                    modes = m;
+                }
+                case "--repeats" -> {
+                    final String v = need(args, ++i, "--repeats", "a positive integer below 100");
+                    try {
+                        repeats = Integer.parseInt(v);
+                    } catch (NumberFormatException e) {
+                        repeats = -1;
+                    }
+                    if (repeats < 1 || repeats > 99) {
+                        throw new UsageException("bench workloads: --repeats '" + v
+                                + "' is not valid: expected a positive integer below 100");
+                    }
+                }
+                case "--loops" -> {
+                    final String v = need(args, ++i, "--loops", "a positive integer below 100");
+                    try {
+                        loops = Integer.parseInt(v);
+                    } catch (NumberFormatException e) {
+                        loops = -1;
+                    }
+                    if (loops < 1 || loops > 99) {
+                        throw new UsageException("bench workloads: --loops '" + v
+                                + "' is not valid: expected a positive integer below 100");
+                    }
+                }
+                case "--workers" -> {
+                    final String v = need(args, ++i, "--workers", "an integer from 1 to 64");
+                    try {
+                        workers = Integer.parseInt(v);
+                    } catch (NumberFormatException e) {
+                        workers = -1;
+                    }
+                    if (workers < 1 || workers > 64) {
+                        throw new UsageException("bench workloads: --workers '" + v
+                                + "' is not valid: expected an integer from 1 to 64 (encrypt workers of the bound)");
+                    }
+                }
+                case "--check" -> check = Path.of(need(args, ++i, "--check", "a baseline results.json"));
+                case "--quick" -> quick = true;
+                case "--shared" -> shared = need(args, ++i, "--shared", "a directory");
+                case "--out-dir" -> outDir = Path.of(need(args, ++i, "--out-dir", "a directory"));
+                case "--seed" -> {
+                    final String v = need(args, ++i, "--seed", "an integer");
+                    try {
+                        seed = Long.parseLong(v);
+                    } catch (NumberFormatException e) {
+                        throw new UsageException("bench workloads: --seed '" + v + "' is not valid: expected an "
+                                + "integer");
+                    }
+                }
+                default -> throw new UsageException("bench workloads: unknown option '" + args[i]
+                        + "' (accepted: --workloads LIST, --modes LIST, --repeats N, --loops N, --workers N, "
+                        + "--quick, --out-dir DIR, --shared DIR, --seed N, --check BASELINE.json)");
+            }
+        }
+        final Path root = Path.of(System.getProperty("pipellm.root", System.getenv().getOrDefault("PIPELLM_ROOT",
+                ".")));
+        if (outDir == null) {
+            outDir = root.resolve("build/bench");
+        }
+        Map<String, BaselineCheck.Figure> baseline = null;
+        if (check != null) {
+            baseline = BaselineCheck.read(check);
+            if (!workloadsGiven) {
+                workloads = BaselineCheck.workloads(baseline);
+            }
+        }
+        final Run0 run = new Harness.Run0(root, outDir, workloads, modes, repeats, loops, workers, quick, shared,
+                seed);
+        final int rc = run.run();
+        if (baseline == null) {
+            return rc;
+        }
+        final List<String> failures = BaselineCheck.compare(baseline,
+                BaselineCheck.figures(Json.parse(readAll(outDir.resolve("results.json")))));
+        failures.forEach(System.out::println);
+        if (failures.isEmpty()) {
+            System.out.println("bench check: every sync and pipellm ratio is within its tolerance of " + check);
+        }
+        return failures.isEmpty() ? rc : 1;
+    }
+
+    private static String readAll(Path p) {
+        try {
+            return Files.readString(p);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + p, e);
+        }
+    }
+
+    private static String need(String[] args, int i, String option, String what) {
+        if (i >= args.length || args[i].startsWith("--")) {
+            throw new UsageException(option + " needs a value: " + what);
+        }
+        return args[i];
+    }
+
+    static double median(double[] v) {
+        if (v.length == 0) {
+            return Double.NaN;
+        }
+        final double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    /** One harness run (its parameters and results). */
+    private record Run0(Path root, Path outDir, List<String> workloads, List<Mode> modes, int repeats, int loops,
+                        int workers, boolean quick, String shared, long seed) {
+        int run() {
+            try {
+                Files.createDirectories(outDir.resolve("traces"));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot create " + outDir, e);
+            }
+            final String load = readFirstLine(Path.of("/proc/loadavg"));
+            System.err.println("bench: measuring memcpy and AES-256-GCM on this machine (about 2 s)");
+            final Calibration cal = Calibration.measure(workers);
+            final Map<String, Workloads.Workload> ws = new LinkedHashMap<>();
+            final Map<String, Path> traces = new LinkedHashMap<>();
+            final Map<String, TraceStats> stats = new LinkedHashMap<>();
+            for (String name : workloads) {
+                final Workloads.Workload w = Workloads.byName(name, shared, quick, seed);
+                final Path f = outDir.resolve("traces").resolve(name + (quick ? "-quick" : "") + ".pltrace");
+                w.write(f);
+                ws.put(name, w);
+                traces.put(name, f);
+                stats.put(name, TraceStats.of(f));
+            }
+            final Map<String, Cell> cells = new LinkedHashMap<>();
+            for (String w : workloads) {
+                for (Mode m : modes) {
+                    cells.put(w + "/" + m.name(), new Cell(w, m));
+                }
+            }
+            final int total = repeats * workloads.size() * modes.size();
+            int done = 0;
+            boolean verifyFailed = false;
+            final long started = System.nanoTime();
+            for (int round = 0; round < repeats; round++) {
+                for (String w : workloads) {
+                    for (int k = 0; k < modes.size(); k++) {
+                        final Mode m = modes.get((k + round) % modes.size());
+                        progress(done, total, w + " " + m.name() + " (round " + (round + 1) + "/" + repeats + ")",
+                                started);
+                        final Cell c = cells.get(w + "/" + m.name());
+                        verifyFailed |= playOnce(traces.get(w), m, round, c);
+                        done++;
+                    }
+                }
+            }
+            progress(done, total, "done", started);
+            System.err.println();
+            final Report report = new Report(ws, cells, workloads, modes, repeats, loops, quick, load, stats, cal);
+            System.out.print(report.table());
+            final Path json = outDir.resolve("results.json");
+            final Path md = outDir.resolve("summary.md");
+            write(json, report.json());
+            write(md, report.markdown());
+            System.out.println("JSON: " + json + "   Markdown: " + md);
+            return verifyFailed ? 1 : 0;
+        }
+
+        private boolean playOnce(Path trace, Mode m, int round, Cell c) {
+            final Path stats = outDir.resolve("pipellm-stats.json");
+            try {
+                Files.deleteIfExists(stats);
+                // Each workload and mode is verified byte for byte in the first round; later rounds only time (the
+                // check runs after the timed part, but costs a second pass over the trace's data).
+                final ProcessBuilder pb = new ProcessBuilder(root.resolve("pipellm").toString(), "trace", "play",
+                        trace.toString(), "--cc", m.cc(), "--mode", m.launcherMode(),
+                        round == 0 ? "--verify=full" : "--verify=off", "--loops=" + loops);
+                pb.environment().put("PIPELLM_SUMMARY", "0");
+                pb.environment().put("PIPELLM_STATS", stats.toString());
+                pb.environment().putIfAbsent("SIMGPU_VERIFY", "sampled:16");
+                pb.redirectErrorStream(true);
+                final Process p = pb.start();
+                final String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                final int rc = p.waitFor();
+                String result = null;
+                boolean verified = false;
+                for (String line : out.split("\n")) {
+                    if (line.startsWith("trace_play workload=")) {
+                        result = line;
+                    } else if (line.startsWith("trace_play verify=ok") || (round > 0
+                            && line.startsWith("trace_play verify=off"))) {
+                        verified = true;
+                    }
+                }
+                if (rc != 0 || result == null || !verified) {
+                    final String why = out.lines().filter(l -> l.startsWith("trace play:") || l.startsWith("pipellm:"))
+                            .reduce((a, b) -> b).orElse("exit " + rc + ", no result line");
+                    c.failures.add(why);
+                    return why.contains("verification failed");
+                }
+                final Map<String, String> f = new LinkedHashMap<>();
+                final Matcher mt = KV.matcher(result);
+                while (mt.find()) {
+                    f.put(mt.group(1), mt.group(2));
+                }
+                final double wall = Double.parseDouble(f.get("wall_s"));
+                final double thr = Double.parseDouble(f.getOrDefault("throughput", "NaN"));
+                final String js = Files.exists(stats) ? Files.readString(stats) : "";
+                c.runs.add(new Run(round, wall, thr, f, jsonLong(js, "fast_path_messages"),
+                        jsonLong(js, "slow_path_messages"), jsonLong(js, "cold_start_messages")));
+                return false;
+            } catch (IOException e) {
+                c.failures.add("cannot run ./pipellm trace play: " + e.getMessage());
+                return false;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted");
+            }
+        }
+    }
+
+    static long jsonLong(String json, String key) {
+        final Matcher m = Pattern.compile("\"" + key + "\"\\s*:\\s*(\\d+)").matcher(json);
+        return m.find() ? Long.parseLong(m.group(1)) : -1;
+    }
+
+    private static void progress(int done, int total, String what, long started) {
+        final int width = 30;
+        final int filled = total == 0 ? width : done * width / total;
+        final double s = (System.nanoTime() - started) / 1e9;
+        System.err.printf(Locale.ROOT, "\r[%s%s] %d/%d %5.0f s  %-50s", "#".repeat(filled), ".".repeat(width - filled),
+                done, total, s, what);
+        System.err.flush();
+    }
+
+    static String readFirstLine(Path p) {
+        try {
+            return Files.readAllLines(p).stream().findFirst().orElse("unknown").trim();
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+
+    private static void write(Path p, String s) {
+        try {
+            Files.writeString(p, s);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + p, e);
+        }
+    }
+
+    /** Formats a double for JSON (NaN as null). */
+    static String num(double v) {
+        return Double.isNaN(v) || Double.isInfinite(v) ? "null" : String.format(Locale.ROOT, "%.6g", v);
+    }
+
+    static String now() {
+        return Instant.now().toString();
+    }
+}

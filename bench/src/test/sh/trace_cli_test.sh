@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The bench module's commands through the launcher: ./pipellm trace play|generate|stats and
+# ./pipellm bench workloads (a tiny end-to-end run), their usage errors (one line naming the
+# argument and the accepted values). Run by TraceCliTest after the module's classes and the C player
+# are built. Usage: trace_cli_test.sh REPO_ROOT. Ends with "N passed, N failed".
+set -u
+root=$1
+pipellm="$root/pipellm"
+passed=0 failed=0
+out=$(mktemp) err=$(mktemp) tmp=$(mktemp -d)
+trap 'rm -rf "$out" "$err" "$tmp"' EXIT
+unset PIPELLM_MODE PIPELLM_SUMMARY PIPELLM_TRACE
+
+matches() {  # matches FILE REGEX: a line of FILE matches REGEX; !REGEX: no line does
+    if [[ $2 == '!'* ]]; then ! grep -Eq -e "${2#!}" "$1"; else grep -Eq -e "$2" "$1"; fi
+}
+check() {  # check NAME EXPECTED_RC [STDOUT_REGEX [STDERR_REGEX]] -- CMD...; exit 2 (usage error): one stderr line
+    local name=$1 want=$2 outre=${3:-} errre=${4:-}
+    shift 4
+    [[ ${1:-} == -- ]] && shift
+    "$@" >"$out" 2>"$err"
+    local rc=$? ok=1
+    [[ $rc -eq $want ]] || ok=0
+    [[ -z "$outre" ]] || matches "$out" "$outre" || ok=0
+    [[ -z "$errre" ]] || matches "$err" "$errre" || ok=0
+    [[ $want -ne 2 || $(wc -l <"$err") -eq 1 ]] || ok=0
+    if ((ok)); then
+        echo "ok   $name"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $name (rc $rc, wanted $want)"
+        sed 's/^/  out: /' "$out" | tail -5
+        sed 's/^/  err: /' "$err" | tail -5
+        failed=$((failed + 1))
+    fi
+}
+
+# trace: play, generate, stats (bench module); usage errors are one line naming the argument
+check trace_without_a_subcommand_lists_them 2 "" "^pipellm: trace: no subcommand given \(accepted: play, " -- "$pipellm" trace
+check unknown_trace_subcommand_lists_them 2 "" "^pipellm: trace: unknown subcommand 'frob' \(accepted: play, " -- \
+    "$pipellm" trace frob
+check help_of_trace_play 0 "^usage: \./pipellm trace play FILE" "" -- "$pipellm" trace play --help
+check trace_play_needs_a_file 2 "" "^pipellm: trace play: no trace file given" -- "$pipellm" trace play
+check trace_play_refuses_an_unknown_option 2 "" "^pipellm: trace play: unknown option '--fast' \(accepted: --mode" -- \
+    "$pipellm" trace play --fast x.pltrace
+check trace_play_refuses_a_bad_mode 2 "" "^pipellm: trace play: --mode 'turbo' is not valid: accepted values are: off, " -- \
+    "$pipellm" trace play --mode turbo x.pltrace
+check trace_play_refuses_a_bad_cc 2 "" "^pipellm: trace play: --cc 'maybe' is not valid: expected on or off$" -- \
+    "$pipellm" trace play --cc maybe x.pltrace
+check trace_play_names_a_missing_file 2 "" "^pipellm: trace play: '$tmp/none.pltrace': no such file$" -- \
+    "$pipellm" trace play "$tmp/none.pltrace"
+printf 'not a trace' >"$tmp/bad.pltrace"
+check trace_play_names_a_bad_file 2 "" "^trace play: $tmp/bad.pltrace: truncated header" -- \
+    "$pipellm" trace play --cc off --mode off "$tmp/bad.pltrace"
+check trace_stats_names_a_bad_file 2 "" "^$tmp/bad.pltrace: truncated header" -- "$pipellm" trace stats "$tmp/bad.pltrace"
+check trace_generate_lists_the_workloads 2 "" "^bench: unknown workload 'gpt5' \(accepted: flexgen-opt30b, " -- \
+    "$pipellm" trace generate gpt5 --out "$tmp/x.pltrace"
+check trace_generate_then_stats 0 "h2d_copies=115 " "" -- sh -c \
+    "'$pipellm' trace generate tiny --out '$tmp/tiny.pltrace' >/dev/null && '$pipellm' trace stats '$tmp/tiny.pltrace'"
+check bench_workloads_refuses_an_unknown_mode 2 "" "^bench workloads: unknown mode 'fast' \(accepted: nocc, off, sync, pipellm\)$" -- \
+    "$pipellm" bench workloads --modes nocc,fast
+check bench_workloads_refuses_a_bad_repeat_count 2 "" "^bench workloads: --repeats '0' is not valid" -- \
+    "$pipellm" bench workloads --repeats 0
+check trace_record_needs_out 2 "" "^pipellm: trace record: --out FILE is required$" -- "$pipellm" trace record -- true
+check trace_record_refuses_mode_off 2 "" "^pipellm: trace record: --mode off runs without the agent" -- \
+    "$pipellm" trace record --out "$tmp/r.pltrace" --mode off -- true
+check trace_record_refuses_an_unknown_option 2 "" "^pipellm: trace record: unknown option '--fast' \(accepted: --out FILE" -- \
+    "$pipellm" trace record --fast -- true
+check trace_record_refuses_a_missing_directory 2 "" "^pipellm: trace='/nonexistent-dir/r.pltrace' is not valid \(PIPELLM_TRACE" -- \
+    "$pipellm" trace record --out /nonexistent-dir/r.pltrace --sim -- true
+check trace_record_writes_a_trace 0 "records=[0-9]+ h2d_copies=[1-9]" "" -- sh -c \
+    "'$pipellm' trace record --out '$tmp/r.pltrace' --sim -- '$root/build/native/bin/prog_weights' 2 65536 2 1 >/dev/null 2>&1 && '$pipellm' trace stats '$tmp/r.pltrace'"
+check trace_play_replays_and_verifies 0 "^trace_play verify=ok" "" -- "$pipellm" trace play "$tmp/tiny.pltrace" --mode sync
+check trace_play_refuses_bad_loops 2 "" "^pipellm: trace play: --loops 'x' is not valid" -- \
+    "$pipellm" trace play --loops=x "$tmp/tiny.pltrace"
+check bench_workloads_refuses_bad_workers 2 "" "^bench workloads: --workers '0' is not valid: expected an integer from 1 to 64" -- \
+    "$pipellm" bench workloads --workers 0
+check bench_workloads_refuses_a_missing_baseline 2 "" "^bench: --check: baseline '$tmp/none.json': no such file$" -- \
+    "$pipellm" bench workloads --check "$tmp/none.json"
+check bench_workloads_runs_every_mode 0 "tiny: FlexGen toy OPT" "" -- \
+    "$pipellm" bench workloads --workloads tiny --repeats 1 --loops 1 --out-dir "$tmp/bench"
+check bench_workloads_writes_json 0 '"ratio_to_no_cc": 1(\.0+)?,' "" -- cat "$tmp/bench/results.json"
+check bench_workloads_reports_the_bound 0 '"bound_ratio": 0\.[0-9]+, "fraction_of_bound"' "" -- cat "$tmp/bench/results.json"
+check bench_workloads_calibrates 0 '"calibration": \{"memcpy_gbps": [0-9.]+, "aes_256_gcm_gbps": [0-9.]+, "workers": ' "" -- \
+    cat "$tmp/bench/results.json"
+check bench_workloads_json_names_every_mode 0 '"mode": "pipellm"' "" -- cat "$tmp/bench/results.json"
+check bench_workloads_writes_markdown 0 '^\| tiny \| vanilla CC \| [0-9.e+]+ tokens/s \|' "" -- cat "$tmp/bench/summary.md"
+# --check against the run's own results: within tolerance; against a baseline with an impossible ratio: a named failure
+cp "$tmp/bench/results.json" "$tmp/base.json"
+sed 's/\("mode": "pipellm".*"ratio_to_no_cc": \)[0-9.e+-]*/\110.0/' "$tmp/base.json" >"$tmp/high.json"
+check bench_check_fails_on_a_regression 1 "^bench check: tiny pipellm: ratio_to_no_cc .* below the baseline's 10.000" "" -- \
+    "$pipellm" bench workloads --check "$tmp/high.json" --repeats 1 --loops 1 --modes nocc,pipellm --out-dir "$tmp/bench2"
+
+echo "$passed passed, $failed failed"
+((failed == 0))
