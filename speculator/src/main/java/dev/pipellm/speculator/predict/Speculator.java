@@ -227,9 +227,12 @@ public final class Speculator implements EventSink {
             // Only gaps inside one predictor's run say how many unpredicted messages interleave with a pattern;
             // the gap before a pattern starts (a new swap-in, a new adapter) does not.
             if (chosen == lastHitPredictor) {
+                // Unpredicted messages the spares left before this copy absorbed shift no IV behind them.
+                final long spares = slackByCopy.wantsSlack(host) ? slack.gapBeforePredictedCopy() : 0;
+                shifts.onPredictedCopy(Math.max(0, unpredictedMessages - spares),
+                        PredictionBuffer.messagesOf(bytes, config.chunkBytes));
                 slack.onPredictedCopy(unpredictedMessages);
                 slackByCopy.onPredictedCopy(host, unpredictedMessages);
-                shifts.onPredictedCopy(unpredictedMessages, PredictionBuffer.messagesOf(bytes, config.chunkBytes));
             }
             lastHitPredictor = chosen;
             unpredictedMessages = 0;
