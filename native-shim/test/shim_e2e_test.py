@@ -422,9 +422,69 @@ def one_summary_line_at_exit():
     return p
 
 
+def tls_cert():
+    """A throw-away self-signed P-256 certificate for the TLS connection of ctypes_driver_evp.py."""
+    d = tempfile.mkdtemp(prefix="pipellm-tls-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-subj", "/CN=pipellm-test", "-days", "2", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def driver_evp(args, env_extra):
+    pl, sg = stats_files()
+    env = {"LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on", "SIMGPU_STATS": sg, "PIPELLM_STATS": pl, **env_extra}
+    rc, out, err = run([sys.executable, os.path.join(TESTS, "ctypes_driver_evp.py")] + args, env, timeout=180)
+    return rc, out, err, load(pl), load(sg)
+
+
+def without_jvm_line(out):
+    return [l for l in out.splitlines() if not l.startswith("jvm: ")]
+
+
+def ctypes_handle_copies_are_served_from_the_drivers_evp_calls():
+    # cudaMemcpy/cudaMemcpyAsync through an RTLD_LOCAL handle: the agent starts on the driver's
+    # first AES-256-GCM init and takes every H2D message; the host's own GCM and TLS stay OpenSSL's
+    p = []
+    cert, key = tls_cert()
+    rc0, ref, err0, _, _ = driver_evp([cert, key, "cuda"], {})
+    expect(p, rc0 == 0 and "copies ok" in ref and "jvm: no" in ref, f"reference run: rc {rc0} {ref[-300:]} {err0[-300:]}")
+    rc, out, err, pl, sg = driver_evp([cert, key, "cuda"], {**SHIM_SYNC, **AGENT_FROM_THE_START})
+    expect(p, rc == 0 and "copies ok" in out and "tls ok" in out, f"rc {rc}: {out[-300:]} {err[-400:]}")
+    expect(p, without_jvm_line(out) == without_jvm_line(ref), f"the host's crypto changed:\n{out}\nvs\n{ref}")
+    expect(p, "jvm: yes" in out, "no agent ran in the process")
+    if pl and sg:
+        expect(p, sg["h2d_messages"] > 0 and pl["agent_encrypted_messages"] == sg["h2d_messages"] == pl["h2d_messages"],
+               f"agent encrypted {pl['agent_encrypted_messages']} of {sg['h2d_messages']} H2D messages (saw {pl['h2d_messages']})")
+        expect(p, pl["agent_decrypted_messages"] == sg["d2h_messages"], f"agent decrypted {pl['agent_decrypted_messages']}"
+               f" of {sg['d2h_messages']} D2H messages")
+        expect(p, pl["fallbacks"] == 0 and sg["tag_failures"] == 0 and sg["poisoned"] == 0, f"stats {pl} {sg}")
+    else:
+        p.append(f"missing statistics: {pl} {sg}")
+    return p
+
+
+def hosts_own_gcm_and_tls_start_no_jvm():
+    p = []
+    cert, key = tls_cert()
+    rc0, ref, err0, _, _ = driver_evp([cert, key], {})
+    expect(p, rc0 == 0 and "tls ok" in ref, f"reference run: rc {rc0} {ref[-300:]} {err0[-300:]}")
+    for mode in ["sync", "pipellm"]:
+        rc, out, err, pl, sg = driver_evp([cert, key], {**SHIM_SYNC, "PIPELLM_MODE": mode, **AGENT_FROM_THE_START})
+        expect(p, rc == 0 and out == ref, f"{mode}: the host's crypto changed (rc {rc}):\n{out}\nvs\n{ref}\n{err[-300:]}")
+        expect(p, "jvm: no" in out and pl is None, f"{mode}: a JVM started for the host's own crypto (stats {pl})")
+        expect(p, "pipellm:" not in err, f"{mode}: printed {err[-300:]}")
+    return p
+
+
 cases = Cases()
+ONLY = [n for n in os.environ.get("SHIM_E2E_ONLY", "").split(",") if n]   # a developer's subset, by name
 for name, fn in list(globals().items()):
+    if ONLY and name not in ONLY:
+        continue
     if callable(fn) and getattr(fn, "__module__", None) == "__main__" and name not in (
-            "run", "stats_files", "load", "prog_under", "copies_made", "scenarios", "java"):
+            "run", "stats_files", "load", "prog_under", "copies_made", "scenarios", "java", "tls_cert",
+            "driver_evp", "without_jvm_line"):
         cases.case(name, fn)
 cases.finish()
