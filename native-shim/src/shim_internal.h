@@ -24,7 +24,7 @@
 #define PL_API __attribute__((visibility("default")))
 
 /* ---- the hook table (shim_hooks.def) ---- */
-enum pl_lib { PL_LIB_CUDART, PL_LIB_CRYPTO };
+enum pl_lib { PL_LIB_CUDART, PL_LIB_CUDA, PL_LIB_CRYPTO };
 
 #define X(ret, name, params, args, lib) typedef ret(*name##_fn) params;
 #include "shim_hooks.def"
@@ -42,6 +42,12 @@ typedef enum pl_hook_id {
 extern void *_Atomic pl_real[PL_HOOK_COUNT];
 extern const char *const pl_hook_names[PL_HOOK_COUNT];
 void *pl_resolve(pl_hook_id id);
+/* The shim's own definition of each hook (what dlsym and cuGetProcAddress hand out instead of the
+ * real function), and the id of a CUDA hook (runtime or driver) by name, or -1. */
+extern void *const pl_wrappers[PL_HOOK_COUNT];
+int pl_cuda_hook_by_name(const char *name);
+/* The real dlsym (shim_dlsym.c): every lookup of the shim's own goes through it. */
+void *pl_dlsym(void *handle, const char *name);
 /* Resolves the OpenSSL entries a replay needs (the agent reads them from the table). */
 void pl_resolve_crypto(void);
 #define PL_REAL(name) ((name##_fn)(atomic_load_explicit(&pl_real[PL_ID_##name], memory_order_acquire) \
@@ -95,6 +101,10 @@ void pl_note_owned(const void *ctx, int owned);
 /* ---- who called (shim_caller.c) ---- */
 /* True when return_address lies in the CUDA driver, NVIDIA's PKCS#11 library or simgpu. */
 int pl_caller_is_driver(void *return_address);
+/* True when addr lies in a CUDA library (libcudart.so*, libcuda.so*: NVIDIA's or simgpu's), or in
+ * libpipellm.so itself. Not for hot paths (no cache). */
+int pl_caller_is_cuda_library(void *addr);
+int pl_in_shim(void *addr);
 
 /* The upcall table only if the agent is already ready and upcalls are allowed (EVP calls never
  * start a JVM). */

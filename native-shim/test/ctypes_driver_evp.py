@@ -3,10 +3,11 @@
 of them is ever called by the program. Beside it the host does crypto of its own: AES-256-GCM through
 libcrypto (ctypes) and a TLS 1.3 connection (AES-256-GCM) over a socket pair.
 
-Usage: ctypes_driver_evp.py CERT KEY [cuda]
+Usage: ctypes_driver_evp.py CERT KEY [cuda] [driver=LIBRARY]
 Prints the host's ciphertexts and tags in hex (a run without PipeLLM is the reference), "tls ok",
-with `cuda` "copies ok", and "jvm: yes" or "jvm: no" (libjvm mapped in this process). Exit 1 on a
-failed check."""
+with `cuda` "copies ok", with `driver=` the lines of evp_scenarios.c run from LIBRARY (a library the
+shim takes for the driver's: its AES-256-GCM is the only thing that can start the agent), and "jvm:
+yes" or "jvm: no" (libjvm mapped in this process). Exit 1 on a failed check."""
 import ctypes
 import os
 import socket
@@ -15,7 +16,8 @@ import sys
 import threading
 
 CERT, KEY = sys.argv[1], sys.argv[2]
-WITH_CUDA = len(sys.argv) > 3 and sys.argv[3] == "cuda"
+WITH_CUDA = "cuda" in sys.argv[3:]
+DRIVER = [a.split("=", 1)[1] for a in sys.argv[3:] if a.startswith("driver=")]
 ok = True
 
 
@@ -124,6 +126,19 @@ if WITH_CUDA:
     # the host's crypto again, now that the agent runs beside it
     print("gcm", own_gcm(crypto, key[::-1], iv, bytes(4096), b""))
     tls_round_trip()
+if DRIVER:
+    libc = ctypes.CDLL(None)
+    libc.fdopen.restype = ctypes.c_void_p
+    libc.fdopen.argtypes = [ctypes.c_int, ctypes.c_char_p]
+    libc.fflush.argtypes = [ctypes.c_void_p]
+    out = libc.fdopen(os.dup(1), b"w")
+    scenarios = ctypes.CDLL(DRIVER[0], mode=os.RTLD_LOCAL | os.RTLD_NOW)
+    scenarios.evp_scenarios_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    sys.stdout.flush()
+    failed = scenarios.evp_scenarios_run(out, None)
+    libc.fflush(out)
+    if failed:
+        fail(f"{failed} scenarios of {DRIVER[0]}")
 with open("/proc/self/maps") as f:
     print("jvm: " + ("yes" if "libjvm.so" in f.read() else "no"))
 sys.exit(0 if ok else 1)

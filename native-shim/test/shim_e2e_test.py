@@ -443,9 +443,9 @@ def without_jvm_line(out):
     return [l for l in out.splitlines() if not l.startswith("jvm: ")]
 
 
-def ctypes_handle_copies_are_served_from_the_drivers_evp_calls():
-    # cudaMemcpy/cudaMemcpyAsync through an RTLD_LOCAL handle: the agent starts on the driver's
-    # first AES-256-GCM init and takes every H2D message; the host's own GCM and TLS stay OpenSSL's
+def ctypes_handle_copies_are_intercepted_and_encrypted_by_the_agent():
+    # cudaMemcpy/cudaMemcpyAsync through an RTLD_LOCAL handle (dlsym hands out the shim's wrappers):
+    # every copy reported, every H2D message the agent's; the host's own GCM and TLS stay OpenSSL's
     p = []
     cert, key = tls_cert()
     rc0, ref, err0, _, _ = driver_evp([cert, key, "cuda"], {})
@@ -453,8 +453,8 @@ def ctypes_handle_copies_are_served_from_the_drivers_evp_calls():
     rc, out, err, pl, sg = driver_evp([cert, key, "cuda"], {**SHIM_SYNC, **AGENT_FROM_THE_START})
     expect(p, rc == 0 and "copies ok" in out and "tls ok" in out, f"rc {rc}: {out[-300:]} {err[-400:]}")
     expect(p, without_jvm_line(out) == without_jvm_line(ref), f"the host's crypto changed:\n{out}\nvs\n{ref}")
-    expect(p, "jvm: yes" in out, "no agent ran in the process")
     if pl and sg:
+        expect(p, pl["intercepted_copies"] == 4, f"intercepted {pl['intercepted_copies']} of 4 copies")
         expect(p, sg["h2d_messages"] > 0 and pl["agent_encrypted_messages"] == sg["h2d_messages"] == pl["h2d_messages"],
                f"agent encrypted {pl['agent_encrypted_messages']} of {sg['h2d_messages']} H2D messages (saw {pl['h2d_messages']})")
         expect(p, pl["agent_decrypted_messages"] == sg["d2h_messages"], f"agent decrypted {pl['agent_decrypted_messages']}"
@@ -462,6 +462,45 @@ def ctypes_handle_copies_are_served_from_the_drivers_evp_calls():
         expect(p, pl["fallbacks"] == 0 and sg["tag_failures"] == 0 and sg["poisoned"] == 0, f"stats {pl} {sg}")
     else:
         p.append(f"missing statistics: {pl} {sg}")
+    return p
+
+
+def the_drivers_first_gcm_init_starts_the_agent():
+    # no CUDA call at all: only AES-256-GCM from a library the shim takes for NVIDIA's PKCS#11 one;
+    # the host's own GCM and TLS in the same process stay OpenSSL's
+    p = []
+    cert, key = tls_cert()
+    args = [cert, key, "driver=" + os.path.join(BIN, "libnvidia-pkcs11-pipellm-test.so")]
+    rc0, ref, err0, _, _ = driver_evp(args, {})
+    expect(p, rc0 == 0 and "plain" in ref and "jvm: no" in ref, f"reference run: rc {rc0} {ref[-300:]} {err0[-300:]}")
+    for mode in ["sync", "pipellm"]:
+        rc, out, err, pl, sg = driver_evp(args, {**SHIM_SYNC, "PIPELLM_MODE": mode, **AGENT_FROM_THE_START})
+        expect(p, rc == 0 and without_jvm_line(out) == without_jvm_line(ref),
+               f"{mode}: OpenSSL's answers changed (rc {rc}):\n{out}\nvs\n{ref}\n{err[-300:]}")
+        expect(p, "jvm: yes" in out, f"{mode}: no agent started")
+        expect(p, pl is not None and pl["agent_encrypted_messages"] > 0 and pl["intercepted_copies"] == 0
+               and pl["agent_errors"] == 0, f"{mode}: the agent did not take the driver library's messages: {pl}")
+    return p
+
+
+def dlsym_in_a_cuda_handle_gives_the_shims_wrappers_and_nothing_else():
+    p = []
+    prog = os.path.join(BIN, "prog_dlsym")
+    rc, out, err = run([prog], {"LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on"})
+    expect(p, rc == 0 and "dlsym: ok" in out, f"without the shim: rc {rc} {out[-300:]} {err[-600:]}")
+    for mode in ["sync", "passthrough", "pipellm"]:
+        pl, sg = stats_files()
+        rc, out, err = run([prog], {**SHIM_SYNC, "PIPELLM_MODE": mode, "PROG_DLSYM_SHIM": "1", "LD_LIBRARY_PATH": SIMGPU,
+                                    "SIMGPU_CC": "on", "PIPELLM_STATS": pl, "SIMGPU_STATS": sg, **AGENT_FROM_THE_START})
+        expect(p, rc == 0 and "dlsym: ok" in out, f"{mode}: rc {rc} {out[-300:]} {err[-600:]}")
+        st, sgs = load(pl), load(sg)
+        if st and sgs:
+            expect(p, st["intercepted_copies"] == copies_made(out) == 6, f"{mode}: intercepted {st['intercepted_copies']}")
+            if mode == "sync":
+                expect(p, st["agent_encrypted_messages"] == sgs["h2d_messages"] > 0, f"{mode}: {st} {sgs}")
+            expect(p, sgs["tag_failures"] == 0 and st["fallbacks"] == 0, f"{mode}: {st} {sgs}")
+        else:
+            p.append(f"{mode}: missing statistics {st} {sgs}")
     return p
 
 
