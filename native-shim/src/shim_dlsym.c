@@ -15,8 +15,14 @@
  *
  * RTLD_NEXT and RTLD_DEFAULT depend on who called (glibc takes the caller from the return address):
  * those lookups are tail calls to the real function, so glibc still sees the program's call site
- * (tested: dlsym_rtld_next_keeps_the_callers_place). Nothing here allocates, locks after the first
- * call, or logs.
+ * (tested by prog_dlsym). Nothing here allocates, locks after the first call, or logs.
+ *
+ * The driver's own lookup, cuGetProcAddress (both versions) and the runtime's
+ * cudaGetDriverEntryPoint[ByVersion][_ptsz], get the same treatment: an entry point that is the real
+ * function of a hooked driver name comes back as the shim's wrapper (compared by address: the name
+ * asked for is a base name, cuMemcpyHtoD, and the version decides which function it is), and
+ * cuGetProcAddress asked for itself returns the wrapper, so entry points fetched through it are
+ * wrapped too. Requests from a CUDA library (libcudart filling its driver table) get the real ones.
  */
 #include "shim_internal.h"
 
@@ -138,3 +144,57 @@ PL_API PL_TAIL void *dlvsym(void *handle, const char *name, const char *version)
     if (handle == RTLD_NEXT || handle == RTLD_DEFAULT) return real(handle, name, version);
     return substitute(real(handle, name, version), name, __builtin_return_address(0));
 }
+
+/* The wrapper for an entry point the real lookup returned, or the entry point itself. */
+static void *entry_point(void *fn, void *caller) {
+    if (!fn || pl_caller_is_cuda_library(caller) || pl_in_shim(caller)) return fn;
+    for (int id = 0; id < PL_HOOK_COUNT; id++) {
+        if (pl_hook_kind(id) != PL_LIB_CUDA) continue;
+        void *real = atomic_load_explicit(&pl_real[id], memory_order_acquire);
+        if (!real) real = pl_resolve(id);
+        if (real == fn) return pl_wrappers[id];
+    }
+    return fn;
+}
+
+#define CALLER __builtin_return_address(0)
+
+PL_API CUresult cuGetProcAddress_v2(const char *sym, void **pfn, int v, cuuint64_t f, CUdriverProcAddressQueryResult *st) {
+    cuGetProcAddress_v2_fn real = PL_REAL(cuGetProcAddress_v2);
+    if (!real) return CUDA_ERROR_NOT_INITIALIZED;
+    CUresult r = real(sym, pfn, v, f, st);
+    if (r == CUDA_SUCCESS && pfn) *pfn = entry_point(*pfn, CALLER);
+    return r;
+}
+
+PL_API CUresult cuGetProcAddress(const char *sym, void **pfn, int v, cuuint64_t f) {
+    cuGetProcAddress_fn real = PL_REAL(cuGetProcAddress);
+    if (!real) return CUDA_ERROR_NOT_INITIALIZED;
+    CUresult r = real(sym, pfn, v, f);
+    if (r == CUDA_SUCCESS && pfn) *pfn = entry_point(*pfn, CALLER);
+    return r;
+}
+
+#define RUNTIME_ENTRY_POINT(name, params, args)                                              \
+    PL_API cudaError_t name params {                                                         \
+        name##_fn real = PL_REAL(name);                                                      \
+        if (!real) return cudaErrorInitializationError;                                      \
+        cudaError_t r = real args;                                                           \
+        if (r == cudaSuccess && fp) *fp = entry_point(*fp, CALLER);                          \
+        return r;                                                                            \
+    }
+
+RUNTIME_ENTRY_POINT(cudaGetDriverEntryPoint,
+                    (const char *sym, void **fp, unsigned long long f, enum cudaDriverEntryPointQueryResult *st),
+                    (sym, fp, f, st))
+RUNTIME_ENTRY_POINT(cudaGetDriverEntryPoint_ptsz,
+                    (const char *sym, void **fp, unsigned long long f, enum cudaDriverEntryPointQueryResult *st),
+                    (sym, fp, f, st))
+RUNTIME_ENTRY_POINT(cudaGetDriverEntryPointByVersion,
+                    (const char *sym, void **fp, unsigned int v, unsigned long long f,
+                     enum cudaDriverEntryPointQueryResult *st),
+                    (sym, fp, v, f, st))
+RUNTIME_ENTRY_POINT(cudaGetDriverEntryPointByVersion_ptsz,
+                    (const char *sym, void **fp, unsigned int v, unsigned long long f,
+                     enum cudaDriverEntryPointQueryResult *st),
+                    (sym, fp, v, f, st))

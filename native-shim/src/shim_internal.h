@@ -17,7 +17,17 @@
 #include <stddef.h>
 
 #include <cuda_runtime_api.h>
+/* The driver's exported names (cuMemAlloc_v2 and the old cuGetProcAddress), not the header's macros. */
+#define __CUDA_API_VERSION_INTERNAL 1
+#include <cuda.h>
 #include <openssl/evp.h>
+
+/* Exported by NVIDIA's libcudart (what -default-stream per-thread code calls); declared by the
+ * headers only in that mode. */
+cudaError_t cudaGetDriverEntryPoint_ptsz(const char *sym, void **fp, unsigned long long f,
+                                         enum cudaDriverEntryPointQueryResult *st);
+cudaError_t cudaGetDriverEntryPointByVersion_ptsz(const char *sym, void **fp, unsigned int v, unsigned long long f,
+                                                  enum cudaDriverEntryPointQueryResult *st);
 
 #include "shim_bridge.h"
 
@@ -46,6 +56,7 @@ void *pl_resolve(pl_hook_id id);
  * real function), and the id of a CUDA hook (runtime or driver) by name, or -1. */
 extern void *const pl_wrappers[PL_HOOK_COUNT];
 int pl_cuda_hook_by_name(const char *name);
+int pl_hook_kind(pl_hook_id id);   /* enum pl_lib */
 /* The real dlsym (shim_dlsym.c): every lookup of the shim's own goes through it. */
 void *pl_dlsym(void *handle, const char *name);
 /* Resolves the OpenSSL entries a replay needs (the agent reads them from the table). */
@@ -97,6 +108,10 @@ const pl_upcalls *pl_agent_for_message(const void *ctx);
 /* The agent owns this thread's current message on ctx (its calls must all reach the agent). */
 int pl_owns(const void *ctx);
 void pl_note_owned(const void *ctx, int owned);
+
+/* Set on this thread while a runtime wrapper runs the real runtime: a driver call the runtime makes
+ * on the way (through a wrapper it should never hold, see shim_dlsym.c) is not reported twice. */
+extern __thread int pl_in_runtime;
 
 /* ---- who called (shim_caller.c) ---- */
 /* True when return_address lies in the CUDA driver, NVIDIA's PKCS#11 library or simgpu. */

@@ -24,11 +24,17 @@ static const int hook_lib[PL_HOOK_COUNT] = {
 #undef X
 };
 
+/* cudaGetDriverEntryPoint is deprecated in CUDA 13, and still what programs call. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 void *const pl_wrappers[PL_HOOK_COUNT] = {
 #define X(ret, name, params, args, lib) (void *)name,
 #include "shim_hooks.def"
 #undef X
 };
+#pragma GCC diagnostic pop
+
+int pl_hook_kind(pl_hook_id id) { return hook_lib[id]; }
 
 int pl_cuda_hook_by_name(const char *name) {
     for (int i = 0; i < PL_HOOK_COUNT; i++)

@@ -504,6 +504,46 @@ def dlsym_in_a_cuda_handle_gives_the_shims_wrappers_and_nothing_else():
     return p
 
 
+DRIVER_PROGRAMS = [("prog_driver", ["direct"], "driver: ok", "PROG_DRIVER_SHIM"),
+                   ("prog_driver", ["procs"], "driver: ok", "PROG_DRIVER_SHIM"),
+                   ("prog_mixed", [], "mixed: ok", "PROG_MIXED_SHIM")]
+
+
+def driver_api_programs_are_bytes_exact_in_every_mode():
+    # the driver API alone (exports, or entry points from cuGetProcAddress), and runtime and driver
+    # copies mixed on one device: every copy reported once, every message the agent's in sync
+    p = []
+    for prog, args, ok_line, shim_var in DRIVER_PROGRAMS:
+        for mode in ["off", "passthrough", "sync", "pipellm"]:
+            what = f"{prog} {' '.join(args)} in {mode}"
+            pl, sg = stats_files()
+            env = {"PIPELLM_STATS": pl, "SIMGPU_STATS": sg, "JAVA_HOME": JAVA_HOME, **AGENT_FROM_THE_START}
+            if mode != "off":
+                env[shim_var] = "1"
+            rc, out, err = run([PIPELLM, "run", "--sim", "--mode", mode, "--", os.path.join(BIN, prog)] + args, env)
+            expect(p, rc == 0 and ok_line in out, f"{what}: rc {rc} {out[-300:]} {err[-600:]}")
+            st, sgs = load(pl), load(sg)
+            if not sgs:
+                p.append(f"{what}: no simgpu statistics")
+                continue
+            expect(p, sgs["tag_failures"] == 0 and sgs["poisoned"] == 0 and sgs["h2d_messages"] > 0, f"{what}: simgpu {sgs}")
+            if mode == "off":
+                expect(p, st is None, f"{what}: statistics without PipeLLM")
+                continue
+            if not st:
+                p.append(f"{what}: no PipeLLM statistics")
+                continue
+            expect(p, st["intercepted_copies"] == copies_made(out) > 0,
+                   f"{what}: intercepted {st['intercepted_copies']} of {copies_made(out)} copies")
+            expect(p, st["h2d_messages"] == sgs["h2d_messages"] and st["d2h_messages"] == sgs["d2h_messages"],
+                   f"{what}: messages {st['h2d_messages']}/{st['d2h_messages']} vs simgpu {sgs['h2d_messages']}/{sgs['d2h_messages']}")
+            if mode == "sync":
+                expect(p, st["agent_encrypted_messages"] == sgs["h2d_messages"]
+                       and st["agent_decrypted_messages"] == sgs["d2h_messages"], f"{what}: agent {st}")
+            expect(p, st["fallbacks"] == 0 and st["agent_errors"] == 0, f"{what}: {st}")
+    return p
+
+
 def hosts_own_gcm_and_tls_start_no_jvm():
     p = []
     cert, key = tls_cert()
