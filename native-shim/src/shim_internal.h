@@ -70,6 +70,7 @@ void pl_resolve_crypto(void);
 typedef struct pl_options {
     char mode[64];            /* "off" (C starts no agent), else the value as given: Java validates it */
     int fail_closed;
+    int host_register_emulate; /* host_register=emulate (shim_host_register.c) */
     int log_level;            /* 0 quiet .. 4 debug */
     char home[4096];          /* PIPELLM_HOME: where lib/pipellm-agent.jar lives, if not beside us */
     char java_home[4096];     /* PIPELLM_JAVA_HOME, else JAVA_HOME */

@@ -387,6 +387,14 @@ DRV cuMemHostRegister_v2(void *p, size_t bytesize, unsigned int flags) {
     return CORE(cudaHostRegister(p, bytesize, flags));
 }
 
+DRV cuMemHostGetDevicePointer_v2(CUdeviceptr *pdptr, void *p, unsigned int flags) {
+    NEED_CTX;
+    void *d = NULL;
+    CUresult r = CORE(cudaHostGetDevicePointer(&d, p, flags));
+    if (!r && pdptr) *pdptr = (CUdeviceptr)(uintptr_t)d;
+    return r;
+}
+
 DRV cuMemHostUnregister(void *p) {
     NEED_CTX;
     return CORE(cudaHostUnregister(p));
@@ -681,7 +689,7 @@ static const proc PROCS[] = {
     P("cuMemAlloc", 3020, cuMemAlloc_v2), P("cuMemFree", 3020, cuMemFree_v2), P("cuMemGetInfo", 3020, cuMemGetInfo_v2),
     P("cuMemAllocHost", 3020, cuMemAllocHost_v2), P("cuMemHostAlloc", 2020, cuMemHostAlloc),
     P("cuMemFreeHost", 2000, cuMemFreeHost), P("cuMemHostRegister", 6050, cuMemHostRegister_v2),
-    P("cuMemHostUnregister", 4000, cuMemHostUnregister),
+    P("cuMemHostUnregister", 4000, cuMemHostUnregister), P("cuMemHostGetDevicePointer", 3020, cuMemHostGetDevicePointer_v2),
     P("cuMemcpyHtoD", 3020, cuMemcpyHtoD_v2), P("cuMemcpyDtoH", 3020, cuMemcpyDtoH_v2),
     P("cuMemcpyDtoD", 3020, cuMemcpyDtoD_v2), P("cuMemcpyHtoDAsync", 3020, cuMemcpyHtoDAsync_v2),
     P("cuMemcpyDtoHAsync", 3020, cuMemcpyDtoHAsync_v2), P("cuMemcpyDtoDAsync", 3020, cuMemcpyDtoDAsync_v2),

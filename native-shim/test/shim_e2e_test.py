@@ -544,6 +544,39 @@ def driver_api_programs_are_bytes_exact_in_every_mode():
     return p
 
 
+def host_register_is_emulated_only_when_asked_and_needed():
+    # CC refuses cudaHostRegister/cuMemHostRegister (801); host_register=emulate makes it bookkeeping
+    p = []
+    prog = os.path.join(BIN, "prog_host_register")
+    for name, cc, mode, extra, expect_as in [
+            ("emulate, CC on", "on", "sync", {"PIPELLM_HOST_REGISTER": "emulate"}, "emulate"),
+            ("emulate, pipellm mode", "on", "pipellm", {"PIPELLM_HOST_REGISTER": "emulate"}, "emulate"),
+            ("default, CC on", "on", "sync", {}, "refuse"),
+            ("off explicitly", "on", "sync", {"PIPELLM_HOST_REGISTER": "off"}, "refuse"),
+            ("emulate in mode off", "on", "off", {"PIPELLM_HOST_REGISTER": "emulate"}, "refuse"),
+            ("emulate, CC off: the real registration", "off", "sync", {"PIPELLM_HOST_REGISTER": "emulate"}, "native")]:
+        pl, sg = stats_files()
+        env = {"PIPELLM_STATS": pl, "SIMGPU_STATS": sg, "JAVA_HOME": JAVA_HOME, "PROG_HR": expect_as,
+               **AGENT_FROM_THE_START, **extra}
+        rc, out, err = run([PIPELLM, "run", "--sim", "--cc", cc, "--mode", mode, "--", prog], env)
+        expect(p, rc == 0 and "host register: ok" in out, f"{name}: rc {rc} {out[-300:]} {err[-600:]}")
+        st, sgs = load(pl), load(sg)
+        expect(p, sgs is not None and sgs["tag_failures"] == 0 and sgs["poisoned"] == 0, f"{name}: simgpu {sgs}")
+        if mode != "off" and st and sgs:
+            expect(p, st["intercepted_copies"] == copies_made(out) > 0, f"{name}: intercepted {st['intercepted_copies']}")
+            if mode == "sync" and cc == "on":
+                expect(p, st["agent_encrypted_messages"] == sgs["h2d_messages"] > 0, f"{name}: {st}")
+        elif mode != "off":
+            p.append(f"{name}: missing statistics")
+    # a value the shim does not know: one line naming it, and the real driver's answers
+    env = {"LD_PRELOAD": SHIM, "LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on", "PIPELLM_MODE": "sync",
+           "PIPELLM_JAVA_HOME": JAVA_HOME, "PIPELLM_HOST_REGISTER": "yes", "PROG_HR": "refuse"}
+    rc, out, err = run([prog], env)
+    expect(p, rc == 0 and "host register: ok" in out, f"bad value: rc {rc} {out[-300:]} {err[-300:]}")
+    expect(p, "PIPELLM_HOST_REGISTER" in err and "off, emulate" in err, f"bad value not named: {err[-300:]}")
+    return p
+
+
 def hosts_own_gcm_and_tls_start_no_jvm():
     p = []
     cert, key = tls_cert()

@@ -71,6 +71,8 @@ TEST_CASE(device_queries_are_single_calls) {
     ONCE(cudaGetDriverEntryPoint, CHECK_EQ(cudaGetDriverEntryPoint("cuMemAlloc", &fn, cudaEnableDefault, NULL), cudaSuccess));
 #pragma GCC diagnostic pop
     CHECK(fn != NULL);
+    void *mapped = NULL;
+    ONCE(cudaHostGetDevicePointer, CHECK_EQ(cudaHostGetDevicePointer(&mapped, &v, 0), cudaErrorInvalidValue));
     ONCE(cudaGetDriverEntryPointByVersion,
          CHECK_EQ(cudaGetDriverEntryPointByVersion("cuMemFree", &fn, 12000, cudaEnableDefault, NULL), cudaSuccess));
     CHECK(fn != NULL);
