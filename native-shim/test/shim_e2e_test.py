@@ -577,6 +577,43 @@ def host_register_is_emulated_only_when_asked_and_needed():
     return p
 
 
+def jcuda_weights_streaming_under_agentpath_in_every_mode():
+    # JCuda's driver bindings (jars copied by the native module's build into lib/jcuda): the JNI
+    # library calls libcuda through its PLT, which the shim's driver hooks see under -agentpath
+    p = []
+    jars = sorted(glob.glob(os.path.join(LIB, "jcuda", "*.jar")))
+    if len(jars) != 2:
+        return [f"JCuda jars missing in {os.path.join(LIB, 'jcuda')}: {jars} (built by ./mvnw install)"]
+    app = os.path.join(TESTS, "JCudaWeightsApp.java")
+    for cc, mode in [("on", "off"), ("on", "passthrough"), ("on", "sync"), ("on", "pipellm"), ("off", "sync")]:
+        what = f"CC {cc}, mode {mode}"
+        cwd = tempfile.mkdtemp(prefix="pipellm-jcuda-")
+        pl, sg = os.path.join(cwd, "pipellm.json"), os.path.join(cwd, "simgpu.json")
+        agent = [] if mode == "off" else [f"-agentpath:{SHIM}=mode={mode},cold_start=agent,stats={pl}"]
+        rc, out, err = java(JAVA_HOME, agent + ["--enable-native-access=ALL-UNNAMED", "-cp", ":".join(jars), app],
+                            {"SIMGPU_CC": cc, "SIMGPU_STATS": sg}, cwd=cwd)
+        expect(p, rc == 0 and "weights: ok" in out, f"{what}: rc {rc} {out[-300:]} {err[-600:]}")
+        expect(p, not glob.glob(os.path.join(cwd, "hs_err*")), f"{what}: the JVM wrote a fatal-error report")
+        st, sgs = load(pl), load(sg)
+        if not sgs:
+            p.append(f"{what}: no simgpu statistics")
+            continue
+        expect(p, sgs["tag_failures"] == 0 and sgs["poisoned"] == 0, f"{what}: simgpu {sgs}")
+        if mode == "off":
+            continue
+        if not st:
+            p.append(f"{what}: no PipeLLM statistics")
+            continue
+        expect(p, st["intercepted_copies"] == copies_made(out) > 0, f"{what}: intercepted {st['intercepted_copies']}"
+               f" of {copies_made(out)}")
+        if mode == "sync" and cc == "on":
+            expect(p, st["agent_encrypted_messages"] == sgs["h2d_messages"] > 0
+                   and st["agent_decrypted_messages"] == sgs["d2h_messages"], f"{what}: {st} {sgs}")
+        if cc == "off":
+            expect(p, st["h2d_messages"] == 0, f"{what}: messages without CC")
+    return p
+
+
 def hosts_own_gcm_and_tls_start_no_jvm():
     p = []
     cert, key = tls_cert()
