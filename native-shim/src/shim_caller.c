@@ -33,7 +33,7 @@ static pthread_once_t find_once = PTHREAD_ONCE_INIT;
 
 static void resolve_find_object(void) {
     /* Looked up at run time, so the shim still loads on a glibc without it (then dladdr1). */
-    find_object = (find_object_fn)dlsym(RTLD_DEFAULT, "_dl_find_object");
+    find_object = (find_object_fn)pl_dlsym(RTLD_DEFAULT, "_dl_find_object");
 }
 
 /* The link map and load address of the object holding `addr`; 0 when none does (JIT code). */
@@ -64,7 +64,7 @@ static int classify(const struct link_map *map) {
     void *h = dlopen(map->l_name, RTLD_NOLOAD | RTLD_LAZY);
     if (!h) return CALLER_OTHER;
     /* dlsym on a handle also searches its dependencies: ask whether simgpu's marker is its own */
-    void *marker = dlsym(h, "simgpuCcEnabled");
+    void *marker = pl_dlsym(h, "simgpuCcEnabled");
     Dl_info where;
     int cls = marker && dladdr(marker, &where) && where.dli_fname && !strcmp(where.dli_fname, map->l_name)
               ? CALLER_DRIVER : CALLER_OTHER;
@@ -97,4 +97,20 @@ int pl_caller_is_driver(void *return_address) {
     }
     pthread_mutex_unlock(&known_mu);
     return cls == CALLER_DRIVER;
+}
+
+/* Not cached: for dlsym and entry-point lookups only. */
+int pl_caller_is_cuda_library(void *addr) {
+    struct link_map *map;
+    const void *base;
+    if (object_of(addr, &map, &base) || !map->l_name || !map->l_name[0]) return 0;
+    const char *name = strrchr(map->l_name, '/');
+    name = name ? name + 1 : map->l_name;
+    return !strncmp(name, "libcudart.so", 12) || !strncmp(name, "libcuda.so", 10);
+}
+
+int pl_in_shim(void *addr) {
+    struct link_map *map, *self;
+    const void *base, *self_base;
+    return !object_of(addr, &map, &base) && !object_of((void *)pl_in_shim, &self, &self_base) && map == self;
 }

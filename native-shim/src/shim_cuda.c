@@ -6,6 +6,11 @@
  */
 #include "shim_internal.h"
 
+__thread int pl_in_runtime;
+
+/* The real runtime call, marked as the runtime's on this thread (see pl_in_runtime). */
+#define IN_RUNTIME(call) ({ pl_in_runtime++; cudaError_t r__ = (call); pl_in_runtime--; r__; })
+
 /* A program that calls CUDA has libcudart loaded; if it cannot be found we can only fail the call. */
 #define REAL_OR_FAIL(name)                                                                  \
     name##_fn real = PL_REAL(name);                                                         \
@@ -27,7 +32,7 @@ static cudaError_t before_copy(int api, void *dst, size_t dp, const void *src, s
         const pl_upcalls *up_;                                                              \
         cudaError_t e_ = before_copy(api, dst, dp, src, sp, w, h, k, s, &up_);             \
         if (e_) return e_;                                                                  \
-        cudaError_t r_ = real_call;                                                         \
+        cudaError_t r_ = IN_RUNTIME(real_call);                                             \
         if (up_) up_->after_copy(api, dst, src, w, h, (int)(k), s, (int)r_);               \
         return r_;                                                                          \
     } while (0)
@@ -58,7 +63,7 @@ PL_API cudaError_t cudaMemcpy2DAsync(void *dst, size_t dp, const void *src, size
     do {                                                                                    \
         const pl_upcalls *up_ = pl_agent_if_ready();                                        \
         if (up_) up_->before_sync(api, a, b);                                               \
-        cudaError_t r_ = real_call;                                                         \
+        cudaError_t r_ = IN_RUNTIME(real_call);                                             \
         if (up_) up_->on_sync(api, a, b, (int)r_);                                          \
         return r_;                                                                          \
     } while (0)
@@ -98,13 +103,13 @@ static cudaError_t after_alloc(int api, void *ptr, size_t n, cudaError_t result)
 
 PL_API cudaError_t cudaHostAlloc(void **p, size_t n, unsigned int f) {
     REAL_OR_FAIL(cudaHostAlloc);
-    cudaError_t r = real(p, n, f);
+    cudaError_t r = IN_RUNTIME(real(p, n, f));
     return after_alloc(PL_ALLOC_HOST, r == cudaSuccess && p ? *p : NULL, n, r);
 }
 
 PL_API cudaError_t cudaMallocHost(void **p, size_t n) {
     REAL_OR_FAIL(cudaMallocHost);
-    cudaError_t r = real(p, n);
+    cudaError_t r = IN_RUNTIME(real(p, n));
     return after_alloc(PL_ALLOC_HOST, r == cudaSuccess && p ? *p : NULL, n, r);
 }
 
@@ -117,7 +122,7 @@ static void before_free(int api, void *p) {
 PL_API cudaError_t cudaFreeHost(void *p) {
     REAL_OR_FAIL(cudaFreeHost);
     before_free(PL_FREE_HOST, p);
-    return after_alloc(PL_FREE_HOST, p, 0, real(p));
+    return after_alloc(PL_FREE_HOST, p, 0, IN_RUNTIME(real(p)));
 }
 
 /* Not watched: interposed so the agent finds the real function (its NOPs run on a stream of their own). */
@@ -128,12 +133,12 @@ PL_API cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned int f) {
 
 PL_API cudaError_t cudaMalloc(void **p, size_t n) {
     REAL_OR_FAIL(cudaMalloc);
-    cudaError_t r = real(p, n);
+    cudaError_t r = IN_RUNTIME(real(p, n));
     return after_alloc(PL_ALLOC_DEVICE, r == cudaSuccess && p ? *p : NULL, n, r);
 }
 
 PL_API cudaError_t cudaFree(void *p) {
     REAL_OR_FAIL(cudaFree);
     before_free(PL_FREE_DEVICE, p);
-    return after_alloc(PL_FREE_DEVICE, p, 0, real(p));
+    return after_alloc(PL_FREE_DEVICE, p, 0, IN_RUNTIME(real(p)));
 }

@@ -7,7 +7,9 @@
  * whether the agent handles the message, passes it through or replays it after a fault. The agent
  * decides which messages it handles (AES-256-GCM ones with a 12-byte IV). The calls it does not
  * emulate (other init entry points, copy, params) first drop or hand over what the agent holds for
- * the context. EVP calls never start the agent: CUDA calls do.
+ * the context. The agent starts on a CUDA call, or on the driver's first AES-256-GCM init: a program
+ * that reaches the driver without the runtime's exported copies (a handle from dlopen, the driver
+ * API, static cudart) is still served. The host's own crypto never starts it.
  */
 #include "shim_internal.h"
 
@@ -28,10 +30,18 @@ static const pl_upcalls *driver_agent(void *caller, const void *ctx) {
     return pl_agent_for_message(ctx);
 }
 
+/* A successful AES-256-GCM init by the driver starts an idle agent (once: later calls see it ready,
+ * or failed, or off). Any other caller, cipher or state costs one load. */
+static void start_for_driver(void *caller, const EVP_CIPHER *t, int result) {
+    if (result != 1 || atomic_load_explicit(&pl_agent_state, memory_order_acquire) != PL_AGENT_IDLE) return;
+    if (cipher_kind(t) == PL_CIPHER_AES_256_GCM && pl_caller_is_driver(caller)) pl_agent_start();
+}
+
 /* Encrypt/DecryptInit_ex from the driver: after the real init, the agent may take the message. */
 static int after_init(void *caller, EVP_CIPHER_CTX *c, int enc, const EVP_CIPHER *t, const unsigned char *key,
                       const unsigned char *iv, int result) {
     pl_note_owned(c, 0);   /* a new message: whatever the context held before is over */
+    start_for_driver(caller, t, result);
     const pl_upcalls *up = result == 1 ? driver_agent(caller, c) : NULL;
     if (!up) return result;
     pl_resolve_crypto();
@@ -122,37 +132,48 @@ PL_API int EVP_CIPHER_CTX_ctrl(EVP_CIPHER_CTX *c, int type, int arg, void *ptr) 
         return real ? real args : 0;                                                        \
     } while (0)
 
+/* The other init entry points start the agent as well (the message itself stays OpenSSL's). */
+#define INIT_THEN_REAL(name, t, args)                                                       \
+    do {                                                                                    \
+        void *caller_ = CALLER;                                                             \
+        if (!drop(caller_, c, PL_DROP_FORGET)) return 0;                                    \
+        name##_fn real = PL_REAL(name);                                                     \
+        int r_ = real ? real args : 0;                                                      \
+        start_for_driver(caller_, t, r_);                                                   \
+        return r_;                                                                          \
+    } while (0)
+
 PL_API int EVP_CipherInit_ex(EVP_CIPHER_CTX *c, const EVP_CIPHER *t, ENGINE *e, const unsigned char *key,
                              const unsigned char *iv, int enc) {
-    DROP_THEN_REAL(EVP_CipherInit_ex, c, PL_DROP_FORGET, (c, t, e, key, iv, enc));
+    INIT_THEN_REAL(EVP_CipherInit_ex, t, (c, t, e, key, iv, enc));
 }
 
 PL_API int EVP_EncryptInit_ex2(EVP_CIPHER_CTX *c, const EVP_CIPHER *t, const unsigned char *key, const unsigned char *iv,
                                const OSSL_PARAM *p) {
-    DROP_THEN_REAL(EVP_EncryptInit_ex2, c, PL_DROP_FORGET, (c, t, key, iv, p));
+    INIT_THEN_REAL(EVP_EncryptInit_ex2, t, (c, t, key, iv, p));
 }
 
 PL_API int EVP_DecryptInit_ex2(EVP_CIPHER_CTX *c, const EVP_CIPHER *t, const unsigned char *key, const unsigned char *iv,
                                const OSSL_PARAM *p) {
-    DROP_THEN_REAL(EVP_DecryptInit_ex2, c, PL_DROP_FORGET, (c, t, key, iv, p));
+    INIT_THEN_REAL(EVP_DecryptInit_ex2, t, (c, t, key, iv, p));
 }
 
 PL_API int EVP_CipherInit_ex2(EVP_CIPHER_CTX *c, const EVP_CIPHER *t, const unsigned char *key, const unsigned char *iv,
                               int enc, const OSSL_PARAM *p) {
-    DROP_THEN_REAL(EVP_CipherInit_ex2, c, PL_DROP_FORGET, (c, t, key, iv, enc, p));
+    INIT_THEN_REAL(EVP_CipherInit_ex2, t, (c, t, key, iv, enc, p));
 }
 
 PL_API int EVP_EncryptInit(EVP_CIPHER_CTX *c, const EVP_CIPHER *t, const unsigned char *key, const unsigned char *iv) {
-    DROP_THEN_REAL(EVP_EncryptInit, c, PL_DROP_FORGET, (c, t, key, iv));
+    INIT_THEN_REAL(EVP_EncryptInit, t, (c, t, key, iv));
 }
 
 PL_API int EVP_DecryptInit(EVP_CIPHER_CTX *c, const EVP_CIPHER *t, const unsigned char *key, const unsigned char *iv) {
-    DROP_THEN_REAL(EVP_DecryptInit, c, PL_DROP_FORGET, (c, t, key, iv));
+    INIT_THEN_REAL(EVP_DecryptInit, t, (c, t, key, iv));
 }
 
 PL_API int EVP_CipherInit(EVP_CIPHER_CTX *c, const EVP_CIPHER *t, const unsigned char *key, const unsigned char *iv,
                           int enc) {
-    DROP_THEN_REAL(EVP_CipherInit, c, PL_DROP_FORGET, (c, t, key, iv, enc));
+    INIT_THEN_REAL(EVP_CipherInit, t, (c, t, key, iv, enc));
 }
 
 PL_API int EVP_CIPHER_CTX_get_params(EVP_CIPHER_CTX *c, OSSL_PARAM *p) {

@@ -17,14 +17,24 @@
 #include <stddef.h>
 
 #include <cuda_runtime_api.h>
+/* The driver's exported names (cuMemAlloc_v2 and the old cuGetProcAddress), not the header's macros. */
+#define __CUDA_API_VERSION_INTERNAL 1
+#include <cuda.h>
 #include <openssl/evp.h>
+
+/* Exported by NVIDIA's libcudart (what -default-stream per-thread code calls); declared by the
+ * headers only in that mode. */
+cudaError_t cudaGetDriverEntryPoint_ptsz(const char *sym, void **fp, unsigned long long f,
+                                         enum cudaDriverEntryPointQueryResult *st);
+cudaError_t cudaGetDriverEntryPointByVersion_ptsz(const char *sym, void **fp, unsigned int v, unsigned long long f,
+                                                  enum cudaDriverEntryPointQueryResult *st);
 
 #include "shim_bridge.h"
 
 #define PL_API __attribute__((visibility("default")))
 
 /* ---- the hook table (shim_hooks.def) ---- */
-enum pl_lib { PL_LIB_CUDART, PL_LIB_CRYPTO };
+enum pl_lib { PL_LIB_CUDART, PL_LIB_CUDA, PL_LIB_CRYPTO };
 
 #define X(ret, name, params, args, lib) typedef ret(*name##_fn) params;
 #include "shim_hooks.def"
@@ -42,6 +52,13 @@ typedef enum pl_hook_id {
 extern void *_Atomic pl_real[PL_HOOK_COUNT];
 extern const char *const pl_hook_names[PL_HOOK_COUNT];
 void *pl_resolve(pl_hook_id id);
+/* The shim's own definition of each hook (what dlsym and cuGetProcAddress hand out instead of the
+ * real function), and the id of a CUDA hook (runtime or driver) by name, or -1. */
+extern void *const pl_wrappers[PL_HOOK_COUNT];
+int pl_cuda_hook_by_name(const char *name);
+int pl_hook_kind(pl_hook_id id);   /* enum pl_lib */
+/* The real dlsym (shim_dlsym.c): every lookup of the shim's own goes through it. */
+void *pl_dlsym(void *handle, const char *name);
 /* Resolves the OpenSSL entries a replay needs (the agent reads them from the table). */
 void pl_resolve_crypto(void);
 #define PL_REAL(name) ((name##_fn)(atomic_load_explicit(&pl_real[PL_ID_##name], memory_order_acquire) \
@@ -53,6 +70,7 @@ void pl_resolve_crypto(void);
 typedef struct pl_options {
     char mode[64];            /* "off" (C starts no agent), else the value as given: Java validates it */
     int fail_closed;
+    int host_register_emulate; /* host_register=emulate (shim_host_register.c) */
     int log_level;            /* 0 quiet .. 4 debug */
     char home[4096];          /* PIPELLM_HOME: where lib/pipellm-agent.jar lives, if not beside us */
     char java_home[4096];     /* PIPELLM_JAVA_HOME, else JAVA_HOME */
@@ -92,9 +110,17 @@ const pl_upcalls *pl_agent_for_message(const void *ctx);
 int pl_owns(const void *ctx);
 void pl_note_owned(const void *ctx, int owned);
 
+/* Set on this thread while a runtime wrapper runs the real runtime: a driver call the runtime makes
+ * on the way (through a wrapper it should never hold, see shim_dlsym.c) is not reported twice. */
+extern __thread int pl_in_runtime;
+
 /* ---- who called (shim_caller.c) ---- */
 /* True when return_address lies in the CUDA driver, NVIDIA's PKCS#11 library or simgpu. */
 int pl_caller_is_driver(void *return_address);
+/* True when addr lies in a CUDA library (libcudart.so*, libcuda.so*: NVIDIA's or simgpu's), or in
+ * libpipellm.so itself. Not for hot paths (no cache). */
+int pl_caller_is_cuda_library(void *addr);
+int pl_in_shim(void *addr);
 
 /* The upcall table only if the agent is already ready and upcalls are allowed (EVP calls never
  * start a JVM). */

@@ -156,7 +156,7 @@ static void *jvm_main(void *arg) {
     char libjvm[4200], cp[4200], jar[4096];
     snprintf(libjvm, sizeof libjvm, "%s/lib/server/libjvm.so", pl_opts.java_home);
     void *h = dlopen(libjvm, RTLD_NOW | RTLD_LOCAL);
-    jint (*create)(JavaVM **, void **, void *) = h ? (jint(*)(JavaVM **, void **, void *))dlsym(h, "JNI_CreateJavaVM") : NULL;
+    jint (*create)(JavaVM **, void **, void *) = h ? (jint(*)(JavaVM **, void **, void *))pl_dlsym(h, "JNI_CreateJavaVM") : NULL;
     if (!create) {
         pl_fail_reason("cannot load %s", libjvm);
     } else if (pl_agent_jar(jar, sizeof jar)) {
@@ -264,7 +264,7 @@ static int watch_vm_death(jvmtiEnv *jvmti, int vm_init_too);
 
 /* A JVM already in the process (a Java host with LD_PRELOAD, JPype...): join it. */
 static JavaVM *existing_jvm(void) {
-    jint (*created)(JavaVM **, jsize, jsize *) = (jint(*)(JavaVM **, jsize, jsize *))dlsym(RTLD_DEFAULT, "JNI_GetCreatedJavaVMs");
+    jint (*created)(JavaVM **, jsize, jsize *) = (jint(*)(JavaVM **, jsize, jsize *))pl_dlsym(RTLD_DEFAULT, "JNI_GetCreatedJavaVMs");
     JavaVM *found = NULL;
     jsize n = 0;
     if (created && created(&found, 1, &n) == JNI_OK && n > 0) return found;

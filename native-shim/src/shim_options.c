@@ -1,10 +1,10 @@
 /*
  * One grammar, key=value[,key=value...], for -agentpath options and the PIPELLM_* variables (the
  * variable for key k is PIPELLM_<K>, every key is in shim_options.def). C interprets only what it
- * needs before Java runs (log, fail_closed, home, java_home, and of mode only whether it is off) and
- * hands every key on to the Java agent, which validates the rest: a mode C does not know (a typo, or
- * one this shim predates) is refused by Java with one line naming PIPELLM_MODE, and the shim then
- * gives up as for any refused option.
+ * needs before Java runs (log, fail_closed, host_register, home, java_home, and of mode only whether
+ * it is off) and hands every key on to the Java agent, which validates the rest: a mode C does not
+ * know (a typo, or one this shim predates) is refused by Java with one line naming PIPELLM_MODE, and
+ * the shim then gives up as for any refused option.
  *
  * A bad value never stops the reading: every key is read, so a bad PIPELLM_MODE cannot hide
  * PIPELLM_FAIL_CLOSED=1, and a fail_closed value that is not understood means closed.
@@ -69,6 +69,9 @@ static int apply(const char *key, const char *val) {
             pl_opts.fail_closed = 1;   /* "1", "true", and anything not understood: closed */
             if (strcmp(val, "1") && strcmp(val, "true")) return bad(key, val, "0, 1, true, false (taken as 1)");
         }
+    } else if (!strcmp(key, "host_register")) {
+        if (strcmp(val, "off") && strcmp(val, "emulate")) return bad(key, val, "off, emulate");
+        pl_opts.host_register_emulate = !strcmp(val, "emulate");
     } else if (!strcmp(key, "home")) {
         snprintf(pl_opts.home, sizeof pl_opts.home, "%s", val);
     } else if (!strcmp(key, "java_home")) {

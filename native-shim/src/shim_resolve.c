@@ -24,6 +24,24 @@ static const int hook_lib[PL_HOOK_COUNT] = {
 #undef X
 };
 
+/* cudaGetDriverEntryPoint is deprecated in CUDA 13, and still what programs call. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+void *const pl_wrappers[PL_HOOK_COUNT] = {
+#define X(ret, name, params, args, lib) (void *)name,
+#include "shim_hooks.def"
+#undef X
+};
+#pragma GCC diagnostic pop
+
+int pl_hook_kind(pl_hook_id id) { return hook_lib[id]; }
+
+int pl_cuda_hook_by_name(const char *name) {
+    for (int i = 0; i < PL_HOOK_COUNT; i++)
+        if (hook_lib[i] != PL_LIB_CRYPTO && !strcmp(pl_hook_names[i], name)) return i;
+    return -1;
+}
+
 typedef struct scan { const char *lib_fragment; const char *symbol; const char *self; void *found; } scan;
 
 static int scan_object(struct dl_phdr_info *info, size_t size, void *arg) {
@@ -33,7 +51,7 @@ static int scan_object(struct dl_phdr_info *info, size_t size, void *arg) {
     if (!name || !*name || !strstr(name, s->lib_fragment) || (s->self && !strcmp(name, s->self))) return 0;
     void *h = dlopen(name, RTLD_NOLOAD | RTLD_LAZY);
     if (!h) return 0;
-    void *p = dlsym(h, s->symbol);
+    void *p = pl_dlsym(h, s->symbol);
     dlclose(h);   /* RTLD_NOLOAD took a reference: give it back, the object stays loaded */
     if (p) {
         s->found = p;
@@ -44,11 +62,13 @@ static int scan_object(struct dl_phdr_info *info, size_t size, void *arg) {
 
 void *pl_resolve(pl_hook_id id) {
     const char *name = pl_hook_names[id];
-    void *p = dlsym(RTLD_NEXT, name);
+    void *p = pl_dlsym(RTLD_NEXT, name);
     if (!p) {
         Dl_info self;
         dladdr((void *)pl_resolve, &self);
-        scan s = {hook_lib[id] == PL_LIB_CUDART ? "libcudart.so" : "libcrypto.so", name, self.dli_fname, NULL};
+        static const char *const FRAGMENT[] = {[PL_LIB_CUDART] = "libcudart.so", [PL_LIB_CUDA] = "libcuda.so",
+                                               [PL_LIB_CRYPTO] = "libcrypto.so"};
+        scan s = {FRAGMENT[hook_lib[id]], name, self.dli_fname, NULL};
         dl_iterate_phdr(scan_object, &s);
         p = s.found;
     }

@@ -59,7 +59,7 @@ static sigaction_fn libc_act;   /* written by pl_signals_before_jvm, read after,
 static sigaction_fn find_libc_sigaction(void) {
     void *libc = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
     if (!libc) return NULL;
-    sigaction_fn fn = (sigaction_fn)dlsym(libc, "sigaction");
+    sigaction_fn fn = (sigaction_fn)pl_dlsym(libc, "sigaction");
     dlclose(libc);   /* RTLD_NOLOAD took a reference: give it back, libc stays loaded */
     return fn;
 }
@@ -178,14 +178,14 @@ typedef struct libjsig {
 /* libjsig as HotSpot finds it (dlsym(RTLD_DEFAULT, "JVM_begin_signal_setting")); 0 when found. */
 static int find_libjsig(libjsig *j) {
     memset(j, 0, sizeof *j);
-    j->begin = (void (*)(void))dlsym(RTLD_DEFAULT, "JVM_begin_signal_setting");
-    j->end = (void (*)(void))dlsym(RTLD_DEFAULT, "JVM_end_signal_setting");
-    j->get = (struct sigaction * (*)(int)) dlsym(RTLD_DEFAULT, "JVM_get_signal_action");
+    j->begin = (void (*)(void))pl_dlsym(RTLD_DEFAULT, "JVM_begin_signal_setting");
+    j->end = (void (*)(void))pl_dlsym(RTLD_DEFAULT, "JVM_end_signal_setting");
+    j->get = (struct sigaction * (*)(int)) pl_dlsym(RTLD_DEFAULT, "JVM_get_signal_action");
     Dl_info where;
     if (!j->begin || !j->end || !j->get || !dladdr((void *)j->begin, &where) || !where.dli_fname) return -1;
     void *h = dlopen(where.dli_fname, RTLD_NOLOAD | RTLD_LAZY);
     if (!h) return -1;
-    j->sigaction = (sigaction_fn)dlsym(h, "sigaction");
+    j->sigaction = (sigaction_fn)pl_dlsym(h, "sigaction");
     dlclose(h);
     return j->sigaction ? 0 : -1;
 }

@@ -147,7 +147,7 @@ SIMGPU_API cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *s
     return do_copy(dst, dpitch, src, spitch, width, height, kind, stream, 1);
 }
 
-static cudaError_t do_memset(void *devPtr, int value, size_t count, cudaStream_t h) {
+cudaError_t simgpu_memset(void *devPtr, unsigned value, size_t count, int elem, cudaStream_t h) {
     cudaError_t e = simgpu_enter();
     if (e) return simgpu_ret(e);
     simgpu_stream *s = simgpu_stream_get(h);
@@ -156,7 +156,8 @@ static cudaError_t do_memset(void *devPtr, int value, size_t count, cudaStream_t
         simgpu_stream_put(s);
         return cudaSuccess;
     }
-    if (!devPtr || !simgpu_device_range_valid(devPtr, count)) {
+    if (!devPtr || count > SIZE_MAX / (size_t)elem || ((uintptr_t)devPtr % (uintptr_t)elem)
+        || !simgpu_device_range_valid(devPtr, count * (size_t)elem)) {
         simgpu_stream_put(s);
         return simgpu_ret(cudaErrorInvalidValue);
     }
@@ -167,16 +168,17 @@ static cudaError_t do_memset(void *devPtr, int value, size_t count, cudaStream_t
     }
     op->u.memset.dst = devPtr;
     op->u.memset.value = value;
-    op->u.memset.n = count;
+    op->u.memset.n = count * (size_t)elem;
+    op->u.memset.elem = elem;
     simgpu_submit(s, op);   /* device memsets are asynchronous to the host */
     simgpu_stream_put(s);
     return cudaSuccess;
 }
 
 SIMGPU_API cudaError_t cudaMemset(void *devPtr, int value, size_t count) {
-    return do_memset(devPtr, value, count, NULL);
+    return simgpu_memset(devPtr, (unsigned char)value, count, 1, NULL);
 }
 
 SIMGPU_API cudaError_t cudaMemsetAsync(void *devPtr, int value, size_t count, cudaStream_t stream) {
-    return do_memset(devPtr, value, count, stream);
+    return simgpu_memset(devPtr, (unsigned char)value, count, 1, stream);
 }

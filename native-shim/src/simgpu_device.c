@@ -46,7 +46,10 @@ static void init(void) {
 }
 
 /* Like the real runtime, the first call initialises device 0 implicitly: cudaSetDevice is optional. */
+__thread int simgpu_in_driver, simgpu_runtime_used;
+
 cudaError_t simgpu_enter(void) {
+    if (!simgpu_in_driver) simgpu_runtime_used = 1;
     if (simgpu_exiting()) return simgpu_exit_refuse();
     pthread_once(&init_once, init);
     if (g.init_failed) return cudaErrorInitializationError;
@@ -93,9 +96,9 @@ SIMGPU_API cudaError_t cudaDriverGetVersion(int *v) {
     return cudaSuccess;
 }
 
-SIMGPU_API cudaError_t cudaRuntimeGetVersion(int *v) {
+cudaError_t simgpu_runtime_version(int *v, int version) {
     if (!v) return simgpu_ret(cudaErrorInvalidValue);
-    *v = SIMGPU_RUNTIME_VERSION;
+    *v = version;
     return cudaSuccess;
 }
 

@@ -4,6 +4,8 @@
 
 static __thread cudaError_t last_error = cudaSuccess;
 
+cudaError_t *simgpu_last_error_slot(void) { return &last_error; }
+
 cudaError_t simgpu_ret(cudaError_t err) {
     if (err != cudaSuccess) last_error = err;
     return err;

@@ -72,6 +72,11 @@ void simgpu_wake_cc(void);
 
 /* ---- errors (simgpu_error.c) ---- */
 cudaError_t simgpu_ret(cudaError_t err);          /* records err as the thread's last error */
+/* The thread's runtime last error, which driver API calls leave as they found it. */
+cudaError_t *simgpu_last_error_slot(void);
+/* Set while a driver API call runs the core on this thread (simgpu_driver.c); otherwise a call into
+ * the core is the runtime's, and makes the primary context current for the driver API as cudart does. */
+extern __thread int simgpu_in_driver, simgpu_runtime_used;
 const char *simgpu_error_name(cudaError_t err);   /* what cudaGetErrorName answers */
 
 /* ---- device memory arena and pinned host registry (simgpu_memory.c) ---- */
@@ -123,7 +128,7 @@ typedef struct simgpu_op {
             size_t produced;         /* guarded by g.cc_mu */
             size_t consumed;         /* D2H: by the driver; guarded by g.cc_mu */
         } copy;
-        struct { char *dst; int value; size_t n; } memset;
+        struct { char *dst; unsigned value; size_t n; int elem; } memset;   /* n bytes of elem-byte values */
         struct { uint64_t ns; } compute;
         struct { cudaHostFn_t fn; void *user; } host;
         struct { cudaStreamCallback_t fn; void *user; simgpu_stream *stream; } cb;
@@ -185,6 +190,10 @@ size_t simgpu_copy_bytes(const simgpu_copy *c);
 /* Copies len bytes of the packed stream starting at off out of (or into) a 2D region. */
 void simgpu_gather(const simgpu_copy *c, int from_src, size_t off, size_t len, char *out);
 void simgpu_scatter(const simgpu_copy *c, size_t off, size_t len, const char *in);
+
+/* Device memset of `count` elements of `elem` bytes (1, 2 or 4) each `value`, asynchronous to the
+ * host (cudaMemset*, cuMemsetD8/D16/D32*). */
+cudaError_t simgpu_memset(void *dst, unsigned value, size_t count, int elem, cudaStream_t stream);
 
 /* ---- CC (simgpu_cc.c) ---- */
 int simgpu_cc_init(void);

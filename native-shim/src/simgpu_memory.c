@@ -301,6 +301,19 @@ SIMGPU_API cudaError_t cudaHostUnregister(void *ptr) {
     return ok ? cudaSuccess : simgpu_ret(cudaErrorHostMemoryNotRegistered);
 }
 
+/* UVA: a pinned block's device address is its host address. Under CC the GPU cannot reach host
+ * memory at all (no zero-copy): cudaErrorNotSupported, as for cudaHostRegister. Memory that is not
+ * pinned has no device mapping: cudaErrorInvalidValue. */
+SIMGPU_API cudaError_t cudaHostGetDevicePointer(void **pDevice, void *pHost, unsigned int flags) {
+    cudaError_t e = simgpu_enter();
+    if (e) return simgpu_ret(e);
+    if (!pDevice || !pHost || flags) return simgpu_ret(cudaErrorInvalidValue);
+    if (!simgpu_pinned_range(pHost, 1)) return simgpu_ret(cudaErrorInvalidValue);
+    if (g.cfg.cc_on) return simgpu_ret(cudaErrorNotSupported);
+    *pDevice = pHost;
+    return cudaSuccess;
+}
+
 SIMGPU_API cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *attr, const void *ptr) {
     cudaError_t e = simgpu_enter();
     if (e) return simgpu_ret(e);

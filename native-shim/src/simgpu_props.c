@@ -1,8 +1,9 @@
 /*
- * cudaGetDeviceProperties with the struct layout of each soname's CUDA version: libcudart.so.13
- * exports cudaGetDeviceProperties with the CUDA 13 struct (from the installed headers);
- * libcudart.so.12 exports cudaGetDeviceProperties_v2 (what CUDA 12 headers call) and the legacy
- * name, with the CUDA 12 layout declared below. Values are those of an H100 SXM5 80GB.
+ * cudaGetDeviceProperties with the struct layout of each soname's CUDA version, both in the core:
+ * libcudart.so.13 exports cudaGetDeviceProperties with the CUDA 13 struct (from the installed
+ * headers, simgpu_props13); libcudart.so.12 exports cudaGetDeviceProperties_v2 (what CUDA 12 headers
+ * call) and the legacy name, with the CUDA 12 layout declared below (simgpu_props12). Values are
+ * those of an H100 SXM5 80GB.
  */
 #include "simgpu_internal.h"
 
@@ -58,9 +59,7 @@
         (p)->unifiedFunctionPointers = 1;                                       \
     } while (0)
 
-#if SIMGPU_CUDA_MAJOR >= 13
-
-SIMGPU_API cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int device) {
+cudaError_t simgpu_props13(struct cudaDeviceProp *prop, int device) {
     cudaError_t e = simgpu_enter();
     if (e) return simgpu_ret(e);
     if (!prop) return simgpu_ret(cudaErrorInvalidValue);
@@ -71,8 +70,6 @@ SIMGPU_API cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int 
     prop->deviceNumaId = -1;
     return cudaSuccess;
 }
-
-#else
 
 /* struct cudaDeviceProp as CUDA 12.x headers declare it (cudaGetDeviceProperties_v2). */
 struct simgpu_device_prop12 {
@@ -115,7 +112,8 @@ struct simgpu_device_prop12 {
         reserved2[2], reserved1[1], reserved[60];
 };
 
-static cudaError_t props12(struct simgpu_device_prop12 *prop, int device) {
+cudaError_t simgpu_props12(void *out, int device) {
+    struct simgpu_device_prop12 *prop = out;
     cudaError_t e = simgpu_enter();
     if (e) return simgpu_ret(e);
     if (!prop) return simgpu_ret(cudaErrorInvalidValue);
@@ -127,10 +125,3 @@ static cudaError_t props12(struct simgpu_device_prop12 *prop, int device) {
     return cudaSuccess;
 }
 
-SIMGPU_API cudaError_t simgpu_get_props12_v2(struct simgpu_device_prop12 *p, int d) __asm__("cudaGetDeviceProperties_v2");
-SIMGPU_API cudaError_t simgpu_get_props12_v2(struct simgpu_device_prop12 *p, int d) { return props12(p, d); }
-/* Binaries built against CUDA 12 headers call _v2; the legacy name gets the same (CUDA 12) layout. */
-SIMGPU_API cudaError_t simgpu_get_props12(struct simgpu_device_prop12 *p, int d) __asm__("cudaGetDeviceProperties");
-SIMGPU_API cudaError_t simgpu_get_props12(struct simgpu_device_prop12 *p, int d) { return props12(p, d); }
-
-#endif

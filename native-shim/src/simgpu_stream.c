@@ -135,7 +135,15 @@ static uint64_t execute(simgpu_stream *s, simgpu_op *op, uint64_t earliest) {
         if (poisoned) return earliest;
         uint64_t dur = g.cfg.copy_latency_ns + simgpu_transfer_ns(op->u.memset.n, g.cfg.d2d_gbps);
         uint64_t t0 = simgpu_now_ns();
-        memset(op->u.memset.dst, op->u.memset.value, op->u.memset.n);
+        if (op->u.memset.elem == 2) {
+            uint16_t v = (uint16_t)op->u.memset.value;
+            for (size_t i = 0; i < op->u.memset.n; i += 2) memcpy(op->u.memset.dst + i, &v, 2);
+        } else if (op->u.memset.elem == 4) {
+            uint32_t v = op->u.memset.value;
+            for (size_t i = 0; i < op->u.memset.n; i += 4) memcpy(op->u.memset.dst + i, &v, 4);
+        } else {
+            memset(op->u.memset.dst, (int)(op->u.memset.value & 0xff), op->u.memset.n);
+        }
         return finish(DIR_H2H, earliest, dur, simgpu_now_ns() - t0);
     }
     case OP_COMPUTE:

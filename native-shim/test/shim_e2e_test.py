@@ -422,9 +422,218 @@ def one_summary_line_at_exit():
     return p
 
 
+def tls_cert():
+    """A throw-away self-signed P-256 certificate for the TLS connection of ctypes_driver_evp.py."""
+    d = tempfile.mkdtemp(prefix="pipellm-tls-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-subj", "/CN=pipellm-test", "-days", "2", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def driver_evp(args, env_extra):
+    pl, sg = stats_files()
+    env = {"LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on", "SIMGPU_STATS": sg, "PIPELLM_STATS": pl, **env_extra}
+    rc, out, err = run([sys.executable, os.path.join(TESTS, "ctypes_driver_evp.py")] + args, env, timeout=180)
+    return rc, out, err, load(pl), load(sg)
+
+
+def without_jvm_line(out):
+    return [l for l in out.splitlines() if not l.startswith("jvm: ")]
+
+
+def ctypes_handle_copies_are_intercepted_and_encrypted_by_the_agent():
+    # cudaMemcpy/cudaMemcpyAsync through an RTLD_LOCAL handle (dlsym hands out the shim's wrappers):
+    # every copy reported, every H2D message the agent's; the host's own GCM and TLS stay OpenSSL's
+    p = []
+    cert, key = tls_cert()
+    rc0, ref, err0, _, _ = driver_evp([cert, key, "cuda"], {})
+    expect(p, rc0 == 0 and "copies ok" in ref and "jvm: no" in ref, f"reference run: rc {rc0} {ref[-300:]} {err0[-300:]}")
+    rc, out, err, pl, sg = driver_evp([cert, key, "cuda"], {**SHIM_SYNC, **AGENT_FROM_THE_START})
+    expect(p, rc == 0 and "copies ok" in out and "tls ok" in out, f"rc {rc}: {out[-300:]} {err[-400:]}")
+    expect(p, without_jvm_line(out) == without_jvm_line(ref), f"the host's crypto changed:\n{out}\nvs\n{ref}")
+    if pl and sg:
+        expect(p, pl["intercepted_copies"] == 4, f"intercepted {pl['intercepted_copies']} of 4 copies")
+        expect(p, sg["h2d_messages"] > 0 and pl["agent_encrypted_messages"] == sg["h2d_messages"] == pl["h2d_messages"],
+               f"agent encrypted {pl['agent_encrypted_messages']} of {sg['h2d_messages']} H2D messages (saw {pl['h2d_messages']})")
+        expect(p, pl["agent_decrypted_messages"] == sg["d2h_messages"], f"agent decrypted {pl['agent_decrypted_messages']}"
+               f" of {sg['d2h_messages']} D2H messages")
+        expect(p, pl["fallbacks"] == 0 and sg["tag_failures"] == 0 and sg["poisoned"] == 0, f"stats {pl} {sg}")
+    else:
+        p.append(f"missing statistics: {pl} {sg}")
+    return p
+
+
+def the_drivers_first_gcm_init_starts_the_agent():
+    # no CUDA call at all: only AES-256-GCM from a library the shim takes for NVIDIA's PKCS#11 one;
+    # the host's own GCM and TLS in the same process stay OpenSSL's
+    p = []
+    cert, key = tls_cert()
+    args = [cert, key, "driver=" + os.path.join(BIN, "libnvidia-pkcs11-pipellm-test.so")]
+    rc0, ref, err0, _, _ = driver_evp(args, {})
+    expect(p, rc0 == 0 and "plain" in ref and "jvm: no" in ref, f"reference run: rc {rc0} {ref[-300:]} {err0[-300:]}")
+    for mode in ["sync", "pipellm"]:
+        rc, out, err, pl, sg = driver_evp(args, {**SHIM_SYNC, "PIPELLM_MODE": mode, **AGENT_FROM_THE_START})
+        expect(p, rc == 0 and without_jvm_line(out) == without_jvm_line(ref),
+               f"{mode}: OpenSSL's answers changed (rc {rc}):\n{out}\nvs\n{ref}\n{err[-300:]}")
+        expect(p, "jvm: yes" in out, f"{mode}: no agent started")
+        expect(p, pl is not None and pl["agent_encrypted_messages"] > 0 and pl["intercepted_copies"] == 0
+               and pl["agent_errors"] == 0, f"{mode}: the agent did not take the driver library's messages: {pl}")
+    return p
+
+
+def dlsym_in_a_cuda_handle_gives_the_shims_wrappers_and_nothing_else():
+    p = []
+    prog = os.path.join(BIN, "prog_dlsym")
+    rc, out, err = run([prog], {"LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on"})
+    expect(p, rc == 0 and "dlsym: ok" in out, f"without the shim: rc {rc} {out[-300:]} {err[-600:]}")
+    for mode in ["sync", "passthrough", "pipellm"]:
+        pl, sg = stats_files()
+        rc, out, err = run([prog], {**SHIM_SYNC, "PIPELLM_MODE": mode, "PROG_DLSYM_SHIM": "1", "LD_LIBRARY_PATH": SIMGPU,
+                                    "SIMGPU_CC": "on", "PIPELLM_STATS": pl, "SIMGPU_STATS": sg, **AGENT_FROM_THE_START})
+        expect(p, rc == 0 and "dlsym: ok" in out, f"{mode}: rc {rc} {out[-300:]} {err[-600:]}")
+        st, sgs = load(pl), load(sg)
+        if st and sgs:
+            expect(p, st["intercepted_copies"] == copies_made(out) == 6, f"{mode}: intercepted {st['intercepted_copies']}")
+            if mode == "sync":
+                expect(p, st["agent_encrypted_messages"] == sgs["h2d_messages"] > 0, f"{mode}: {st} {sgs}")
+            expect(p, sgs["tag_failures"] == 0 and st["fallbacks"] == 0, f"{mode}: {st} {sgs}")
+        else:
+            p.append(f"{mode}: missing statistics {st} {sgs}")
+    return p
+
+
+DRIVER_PROGRAMS = [("prog_driver", ["direct"], "driver: ok", "PROG_DRIVER_SHIM"),
+                   ("prog_driver", ["procs"], "driver: ok", "PROG_DRIVER_SHIM"),
+                   ("prog_mixed", [], "mixed: ok", "PROG_MIXED_SHIM")]
+
+
+def driver_api_programs_are_bytes_exact_in_every_mode():
+    # the driver API alone (exports, or entry points from cuGetProcAddress), and runtime and driver
+    # copies mixed on one device: every copy reported once, every message the agent's in sync
+    p = []
+    for prog, args, ok_line, shim_var in DRIVER_PROGRAMS:
+        for mode in ["off", "passthrough", "sync", "pipellm"]:
+            what = f"{prog} {' '.join(args)} in {mode}"
+            pl, sg = stats_files()
+            env = {"PIPELLM_STATS": pl, "SIMGPU_STATS": sg, "JAVA_HOME": JAVA_HOME, **AGENT_FROM_THE_START}
+            if mode != "off":
+                env[shim_var] = "1"
+            rc, out, err = run([PIPELLM, "run", "--sim", "--mode", mode, "--", os.path.join(BIN, prog)] + args, env)
+            expect(p, rc == 0 and ok_line in out, f"{what}: rc {rc} {out[-300:]} {err[-600:]}")
+            st, sgs = load(pl), load(sg)
+            if not sgs:
+                p.append(f"{what}: no simgpu statistics")
+                continue
+            expect(p, sgs["tag_failures"] == 0 and sgs["poisoned"] == 0 and sgs["h2d_messages"] > 0, f"{what}: simgpu {sgs}")
+            if mode == "off":
+                expect(p, st is None, f"{what}: statistics without PipeLLM")
+                continue
+            if not st:
+                p.append(f"{what}: no PipeLLM statistics")
+                continue
+            expect(p, st["intercepted_copies"] == copies_made(out) > 0,
+                   f"{what}: intercepted {st['intercepted_copies']} of {copies_made(out)} copies")
+            expect(p, st["h2d_messages"] == sgs["h2d_messages"] and st["d2h_messages"] == sgs["d2h_messages"],
+                   f"{what}: messages {st['h2d_messages']}/{st['d2h_messages']} vs simgpu {sgs['h2d_messages']}/{sgs['d2h_messages']}")
+            if mode == "sync":
+                expect(p, st["agent_encrypted_messages"] == sgs["h2d_messages"]
+                       and st["agent_decrypted_messages"] == sgs["d2h_messages"], f"{what}: agent {st}")
+            expect(p, st["fallbacks"] == 0 and st["agent_errors"] == 0, f"{what}: {st}")
+    return p
+
+
+def host_register_is_emulated_only_when_asked_and_needed():
+    # CC refuses cudaHostRegister/cuMemHostRegister (801); host_register=emulate makes it bookkeeping
+    p = []
+    prog = os.path.join(BIN, "prog_host_register")
+    for name, cc, mode, extra, expect_as in [
+            ("emulate, CC on", "on", "sync", {"PIPELLM_HOST_REGISTER": "emulate"}, "emulate"),
+            ("emulate, pipellm mode", "on", "pipellm", {"PIPELLM_HOST_REGISTER": "emulate"}, "emulate"),
+            ("default, CC on", "on", "sync", {}, "refuse"),
+            ("off explicitly", "on", "sync", {"PIPELLM_HOST_REGISTER": "off"}, "refuse"),
+            ("emulate in mode off", "on", "off", {"PIPELLM_HOST_REGISTER": "emulate"}, "refuse"),
+            ("emulate, CC off: the real registration", "off", "sync", {"PIPELLM_HOST_REGISTER": "emulate"}, "native")]:
+        pl, sg = stats_files()
+        env = {"PIPELLM_STATS": pl, "SIMGPU_STATS": sg, "JAVA_HOME": JAVA_HOME, "PROG_HR": expect_as,
+               **AGENT_FROM_THE_START, **extra}
+        rc, out, err = run([PIPELLM, "run", "--sim", "--cc", cc, "--mode", mode, "--", prog], env)
+        expect(p, rc == 0 and "host register: ok" in out, f"{name}: rc {rc} {out[-300:]} {err[-600:]}")
+        st, sgs = load(pl), load(sg)
+        expect(p, sgs is not None and sgs["tag_failures"] == 0 and sgs["poisoned"] == 0, f"{name}: simgpu {sgs}")
+        if mode != "off" and st and sgs:
+            expect(p, st["intercepted_copies"] == copies_made(out) > 0, f"{name}: intercepted {st['intercepted_copies']}")
+            if mode == "sync" and cc == "on":
+                expect(p, st["agent_encrypted_messages"] == sgs["h2d_messages"] > 0, f"{name}: {st}")
+        elif mode != "off":
+            p.append(f"{name}: missing statistics")
+    # a value the shim does not know: one line naming it, and the real driver's answers
+    env = {"LD_PRELOAD": SHIM, "LD_LIBRARY_PATH": SIMGPU, "SIMGPU_CC": "on", "PIPELLM_MODE": "sync",
+           "PIPELLM_JAVA_HOME": JAVA_HOME, "PIPELLM_HOST_REGISTER": "yes", "PROG_HR": "refuse"}
+    rc, out, err = run([prog], env)
+    expect(p, rc == 0 and "host register: ok" in out, f"bad value: rc {rc} {out[-300:]} {err[-300:]}")
+    expect(p, "PIPELLM_HOST_REGISTER" in err and "off, emulate" in err, f"bad value not named: {err[-300:]}")
+    return p
+
+
+def jcuda_weights_streaming_under_agentpath_in_every_mode():
+    # JCuda's driver bindings (jars copied by the native module's build into lib/jcuda): the JNI
+    # library calls libcuda through its PLT, which the shim's driver hooks see under -agentpath
+    p = []
+    jars = sorted(glob.glob(os.path.join(LIB, "jcuda", "*.jar")))
+    if len(jars) != 2:
+        return [f"JCuda jars missing in {os.path.join(LIB, 'jcuda')}: {jars} (built by ./mvnw install)"]
+    app = os.path.join(TESTS, "JCudaWeightsApp.java")
+    for cc, mode in [("on", "off"), ("on", "passthrough"), ("on", "sync"), ("on", "pipellm"), ("off", "sync")]:
+        what = f"CC {cc}, mode {mode}"
+        cwd = tempfile.mkdtemp(prefix="pipellm-jcuda-")
+        pl, sg = os.path.join(cwd, "pipellm.json"), os.path.join(cwd, "simgpu.json")
+        agent = [] if mode == "off" else [f"-agentpath:{SHIM}=mode={mode},cold_start=agent,stats={pl}"]
+        rc, out, err = java(JAVA_HOME, agent + ["--enable-native-access=ALL-UNNAMED", "-cp", ":".join(jars), app],
+                            {"SIMGPU_CC": cc, "SIMGPU_STATS": sg}, cwd=cwd)
+        expect(p, rc == 0 and "weights: ok" in out, f"{what}: rc {rc} {out[-300:]} {err[-600:]}")
+        expect(p, not glob.glob(os.path.join(cwd, "hs_err*")), f"{what}: the JVM wrote a fatal-error report")
+        st, sgs = load(pl), load(sg)
+        if not sgs:
+            p.append(f"{what}: no simgpu statistics")
+            continue
+        expect(p, sgs["tag_failures"] == 0 and sgs["poisoned"] == 0, f"{what}: simgpu {sgs}")
+        if mode == "off":
+            continue
+        if not st:
+            p.append(f"{what}: no PipeLLM statistics")
+            continue
+        expect(p, st["intercepted_copies"] == copies_made(out) > 0, f"{what}: intercepted {st['intercepted_copies']}"
+               f" of {copies_made(out)}")
+        if mode == "sync" and cc == "on":
+            expect(p, st["agent_encrypted_messages"] == sgs["h2d_messages"] > 0
+                   and st["agent_decrypted_messages"] == sgs["d2h_messages"], f"{what}: {st} {sgs}")
+        if cc == "off":
+            expect(p, st["h2d_messages"] == 0, f"{what}: messages without CC")
+    return p
+
+
+def hosts_own_gcm_and_tls_start_no_jvm():
+    p = []
+    cert, key = tls_cert()
+    rc0, ref, err0, _, _ = driver_evp([cert, key], {})
+    expect(p, rc0 == 0 and "tls ok" in ref, f"reference run: rc {rc0} {ref[-300:]} {err0[-300:]}")
+    for mode in ["sync", "pipellm"]:
+        rc, out, err, pl, sg = driver_evp([cert, key], {**SHIM_SYNC, "PIPELLM_MODE": mode, **AGENT_FROM_THE_START})
+        expect(p, rc == 0 and out == ref, f"{mode}: the host's crypto changed (rc {rc}):\n{out}\nvs\n{ref}\n{err[-300:]}")
+        expect(p, "jvm: no" in out and pl is None, f"{mode}: a JVM started for the host's own crypto (stats {pl})")
+        expect(p, "pipellm:" not in err, f"{mode}: printed {err[-300:]}")
+    return p
+
+
 cases = Cases()
+ONLY = [n for n in os.environ.get("SHIM_E2E_ONLY", "").split(",") if n]   # a developer's subset, by name
 for name, fn in list(globals().items()):
+    if ONLY and name not in ONLY:
+        continue
     if callable(fn) and getattr(fn, "__module__", None) == "__main__" and name not in (
-            "run", "stats_files", "load", "prog_under", "copies_made", "scenarios", "java"):
+            "run", "stats_files", "load", "prog_under", "copies_made", "scenarios", "java", "tls_cert",
+            "driver_evp", "without_jvm_line"):
         cases.case(name, fn)
 cases.finish()

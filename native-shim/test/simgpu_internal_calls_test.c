@@ -64,6 +64,18 @@ TEST_CASE(device_queries_are_single_calls) {
     ONCE(cudaGetDeviceProperties, CHECK_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess));
     ONCE(cudaDriverGetVersion, CHECK_EQ(cudaDriverGetVersion(&v), cudaSuccess));
     ONCE(cudaRuntimeGetVersion, CHECK_EQ(cudaRuntimeGetVersion(&v), cudaSuccess));
+    /* the runtime's driver entry points go to the core's table, not through the driver's export */
+    void *fn = NULL;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    ONCE(cudaGetDriverEntryPoint, CHECK_EQ(cudaGetDriverEntryPoint("cuMemAlloc", &fn, cudaEnableDefault, NULL), cudaSuccess));
+#pragma GCC diagnostic pop
+    CHECK(fn != NULL);
+    void *mapped = NULL;
+    ONCE(cudaHostGetDevicePointer, CHECK_EQ(cudaHostGetDevicePointer(&mapped, &v, 0), cudaErrorInvalidValue));
+    ONCE(cudaGetDriverEntryPointByVersion,
+         CHECK_EQ(cudaGetDriverEntryPointByVersion("cuMemFree", &fn, 12000, cudaEnableDefault, NULL), cudaSuccess));
+    CHECK(fn != NULL);
     ONCE(cudaDeviceGetStreamPriorityRange, CHECK_EQ(cudaDeviceGetStreamPriorityRange(&least, &greatest), cudaSuccess));
     ONCE(cudaMemGetInfo, CHECK_EQ(cudaMemGetInfo(&free_bytes, &total_bytes), cudaSuccess));
     ONCE(simgpuCcEnabled, cc_on = simgpuCcEnabled());

@@ -102,12 +102,16 @@ public final class Config {
     public static final String INJECT_FAULT_DEFAULT = "none";
 
     /** Keys only the shim reads; the agent accepts and ignores them. */
+    /** The shim's (shim_host_register.c): cudaHostRegister as bookkeeping under CC. Validated here only. */
+    public static final String HOST_REGISTER_KEY = "host_register";
+    public static final String HOST_REGISTER_ENV = "PIPELLM_HOST_REGISTER";
+    public static final String HOST_REGISTER_DEFAULT = "off";
     public static final String HOME_KEY = "home";
     public static final String JAVA_HOME_KEY = "java_home";
 
     /** Every key, in the order of native-shim/src/shim_options.def (ConfigTest checks they agree). */
     public static final List<String> KEYS = List.of(MODE_KEY, LOG_KEY, STATS_KEY, STATS_INTERVAL_KEY, SUMMARY_KEY,
-            COLD_START_KEY, FAIL_CLOSED_KEY, WORKERS_KEY, MEMORY_BUDGET_KEY, WORKER_SCHED_KEY, GOVERNOR_KEY, JFR_KEY, TRACE_KEY, INJECT_FAULT_KEY, HOME_KEY, JAVA_HOME_KEY);
+            COLD_START_KEY, FAIL_CLOSED_KEY, WORKERS_KEY, MEMORY_BUDGET_KEY, WORKER_SCHED_KEY, GOVERNOR_KEY, JFR_KEY, TRACE_KEY, INJECT_FAULT_KEY, HOST_REGISTER_KEY, HOME_KEY, JAVA_HOME_KEY);
 
     static final String KNOWN_KEYS = String.join(", ", KEYS);
 
@@ -225,6 +229,9 @@ public final class Config {
                             throw bad(key, v, FaultPoint.ACCEPTED);
                         }
                     }
+                }
+                case HOST_REGISTER_KEY -> {
+                    if (!v.equals("off") && !v.equals("emulate")) throw bad(key, v, "off, emulate");
                 }
                 case HOME_KEY, JAVA_HOME_KEY -> { /* the shim's */ }
                 default -> throw new ConfigException(key, "pipellm: unknown option '" + key + "' ("
