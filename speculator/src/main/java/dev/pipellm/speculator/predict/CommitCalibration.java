@@ -16,9 +16,9 @@ package dev.pipellm.speculator.predict;
  *
  * <p>A bucket closed by its own misses only gets new evidence when a slot is planned there, so now and then
  * a prediction may plan one bucket deeper than allowed (a probe): first {@code probeEvery} queries after the
- * closure, then twice as long after each probe while it stays closed, so a pattern that became predictable
- * again re-opens its depth instead of never, and one that stays unpredictable costs few probes. Counts decay (halved when a cell reaches
- * {@code HALF_LIFE} outcomes) so old behaviour fades.
+ * closure, then twice as long after each probe while it stays closed and its predictor keeps missing, so a
+ * pattern that became predictable again re-opens its depth instead of never, and one that stays unpredictable
+ * costs few probes. Counts decay (halved when a cell reaches {@code HALF_LIFE} outcomes) so old behaviour fades.
  *
  * <p>Allocation-free; single-threaded (the planner's thread).
  */
@@ -28,19 +28,10 @@ public final class CommitCalibration {
     /** Outcomes a cell needs before its measurement replaces the predictor's own estimate. */
     static final int MIN_SAMPLES = 8;
     private static final int HALF_LIFE = 256;
-
-    private final int contexts;
-    private final int contextMask;
-    private final float threshold;
-    /** Least commit share of the context's deep slots (see {@link #DEEP_THRESHOLD}). */
-    private final float deepThreshold;
-    /** Slots a probe plans into a deep bucket the context closed. */
-    static final int DEEP_PROBE_SLOTS = 4;
     /**
      * Least commit share of a predictor's next-message slots (bucket 0). Lower than the threshold of the
-     * buckets behind it: the head is the slot most worth having (the copy is about to happen) and the one
-     * whose record recovers fastest once planned again; a predictor whose very next guess fails one time in
-     * five (a stride running past the end of each run) plans nothing.
+     * buckets behind it: the head is the slot most worth having (the copy is about to happen); a predictor
+     * whose very next guess fails one time in five (a stride running past the end of each run) plans nothing.
      */
     static final float HEAD_THRESHOLD = 0.8f;
     /** First bucket (8 messages ahead) where the context's record of all predictors also gates. */
@@ -51,15 +42,23 @@ public final class CommitCalibration {
      * 5% of what deep slots carry).
      */
     static final float DEEP_THRESHOLD = 0.95f;
+    /** Slots a probe plans into a deep bucket the context closed. */
+    static final int DEEP_PROBE_SLOTS = 4;
+    /** Longest wait, in queries, between two probes of a closed bucket. */
+    static final int MAX_PROBE_GAP = 1024;
+
+    private final int contexts;
+    private final int contextMask;
+    private final float threshold;
+    private final float deepThreshold;
     private final int probeEvery;
     /** Row of the cells that count every predictor's slots: a context's own record of deep slots. */
     private final int all;
     private final float[] planned;
+    private final float[] committed;
     /** Per predictor and context: the query count of its next probe, and the wait after it. */
     private final long[] nextProbeAt;
     private final int[] probeGap;
-    static final int MAX_PROBE_GAP = 1024;
-    private final float[] committed;
     private long queries;
     /** Bucket the last {@link #plannableMessages} query opened as a probe, or -1. */
     private int probeBucket = -1;
