@@ -109,7 +109,7 @@ public final class Config {
     public static final String HOME_KEY = "home";
     public static final String JAVA_HOME_KEY = "java_home";
 
-    /** Every key, in the order of native-shim/src/shim_options.def (ConfigTest checks they agree). */
+    /** Every key, in the order of native-shim/shim/shim_options.def (ConfigTest checks they agree). */
     public static final List<String> KEYS = List.of(MODE_KEY, LOG_KEY, STATS_KEY, STATS_INTERVAL_KEY, SUMMARY_KEY,
             COLD_START_KEY, FAIL_CLOSED_KEY, WORKERS_KEY, MEMORY_BUDGET_KEY, WORKER_SCHED_KEY, GOVERNOR_KEY, JFR_KEY, TRACE_KEY, INJECT_FAULT_KEY, HOST_REGISTER_KEY, HOME_KEY, JAVA_HOME_KEY);
 

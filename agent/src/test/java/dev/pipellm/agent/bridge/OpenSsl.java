@@ -104,7 +104,7 @@ final class OpenSsl {
 
     /** Hook names in shim_hooks.def order (the shim passes the same string to bootstrap). */
     static List<String> hookNames() throws IOException {
-        Path def = Path.of(System.getProperty("pipellm.hooks.def", "../native-shim/src/shim_hooks.def"));
+        Path def = Path.of(System.getProperty("pipellm.hooks.def", "../native-shim/shim/shim_hooks.def"));
         Pattern x = Pattern.compile("^X\\(([^,]*),\\s*(\\w+)\\s*,");
         List<String> names = new ArrayList<>();
         for (String line : Files.readAllLines(def)) {

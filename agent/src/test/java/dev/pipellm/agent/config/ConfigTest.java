@@ -107,7 +107,7 @@ class ConfigTest {
 
     @Test
     void shouldKnowExactlyTheKeysTheShimReadsWhenComparedWithShimOptionsDef() throws Exception {
-        Path def = Path.of(System.getProperty("pipellm.options.def", "../native-shim/src/shim_options.def"));
+        Path def = Path.of(System.getProperty("pipellm.options.def", "../native-shim/shim/shim_options.def"));
         List<String> shimKeys = new ArrayList<>();
         Matcher m = Pattern.compile("(?m)^X\\((\\w+)\\)").matcher(Files.readString(def));
         while (m.find()) shimKeys.add(m.group(1));
