@@ -16,21 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-#define CHECK(cond)                                                                     \
-    do {                                                                                \
-        if (!(cond)) {                                                                  \
-            fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #cond);          \
-            failures++;                                                                 \
-        }                                                                               \
-    } while (0)
+#include "prog_check.h"
 
-static const char *object_of(void *p) {
-    Dl_info i;
-    if (!p || !dladdr(p, &i) || !i.dli_fname) return "";
-    const char *s = strrchr(i.dli_fname, '/');
-    return s ? s + 1 : i.dli_fname;
-}
 
 static int in(void *p, const char *lib) { return strstr(object_of(p), lib) != NULL; }
 

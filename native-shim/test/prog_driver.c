@@ -20,14 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures, copies;
-#define CHECK(cond)                                                                     \
-    do {                                                                                \
-        if (!(cond)) {                                                                  \
-            fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #cond);          \
-            failures++;                                                                 \
-        }                                                                               \
-    } while (0)
+#include "prog_check.h"
+
+static int copies;
 #define OK(call) CHECK((call) == CUDA_SUCCESS)
 
 /* The functions used, filled from the exports or from cuGetProcAddress. */
@@ -74,13 +69,6 @@ static struct {
     CUresult (*error_string)(CUresult, const char **);
     CUresult (*error_name)(CUresult, const char **);
 } f;
-
-static const char *object_of(void *p) {
-    Dl_info i;
-    if (!p || !dladdr(p, &i) || !i.dli_fname) return "";
-    const char *s = strrchr(i.dli_fname, '/');
-    return s ? s + 1 : i.dli_fname;
-}
 
 static void direct(void) {
     f.init = cuInit, f.device_get = cuDeviceGet, f.device_count = cuDeviceGetCount, f.device_name = cuDeviceGetName;

@@ -18,14 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures, copies;
-#define CHECK(cond)                                                                     \
-    do {                                                                                \
-        if (!(cond)) {                                                                  \
-            fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #cond);          \
-            failures++;                                                                 \
-        }                                                                               \
-    } while (0)
+#include "prog_check.h"
+
+static int copies;
 
 static void round_trip(unsigned char *host, size_t n, void *dev, cudaStream_t s, unsigned seed) {
     unsigned char *want = malloc(n);

@@ -18,23 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prog_check.h"
+
 #include "simgpu.h"
 
-static int failures;
-#define CHECK(cond)                                                                     \
-    do {                                                                                \
-        if (!(cond)) {                                                                  \
-            fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #cond);          \
-            failures++;                                                                 \
-        }                                                                               \
-    } while (0)
-
-static const char *object_of(void *p) {
-    Dl_info i;
-    if (!p || !dladdr(p, &i) || !i.dli_fname) return "";
-    const char *s = strrchr(i.dli_fname, '/');
-    return s ? s + 1 : i.dli_fname;
-}
 
 int main(void) {
     int shim = getenv("PROG_MIXED_SHIM") && !strcmp(getenv("PROG_MIXED_SHIM"), "1");

@@ -11,29 +11,8 @@ out=$(mktemp) err=$(mktemp) tmp=$(mktemp -d)
 trap 'rm -rf "$out" "$err" "$tmp"' EXIT
 unset PIPELLM_MODE PIPELLM_SUMMARY PIPELLM_TRACE
 
-matches() {  # matches FILE REGEX: a line of FILE matches REGEX; !REGEX: no line does
-    if [[ $2 == '!'* ]]; then ! grep -Eq -e "${2#!}" "$1"; else grep -Eq -e "$2" "$1"; fi
-}
-check() {  # check NAME EXPECTED_RC [STDOUT_REGEX [STDERR_REGEX]] -- CMD...; exit 2 (usage error): one stderr line
-    local name=$1 want=$2 outre=${3:-} errre=${4:-}
-    shift 4
-    [[ ${1:-} == -- ]] && shift
-    "$@" >"$out" 2>"$err"
-    local rc=$? ok=1
-    [[ $rc -eq $want ]] || ok=0
-    [[ -z "$outre" ]] || matches "$out" "$outre" || ok=0
-    [[ -z "$errre" ]] || matches "$err" "$errre" || ok=0
-    [[ $want -ne 2 || $(wc -l <"$err") -eq 1 ]] || ok=0
-    if ((ok)); then
-        echo "ok   $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL $name (rc $rc, wanted $want)"
-        sed 's/^/  out: /' "$out" | tail -5
-        sed 's/^/  err: /' "$err" | tail -5
-        failed=$((failed + 1))
-    fi
-}
+# shellcheck source=../../native-shim/test/check.sh
+source "$root/native-shim/test/check.sh"
 
 # trace: play, generate, stats (bench module); usage errors are one line naming the argument
 check trace_without_a_subcommand_lists_them 2 "" "^pipellm: trace: no subcommand given \(accepted: play, " -- "$pipellm" trace
