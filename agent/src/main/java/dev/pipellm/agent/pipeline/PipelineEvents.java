@@ -27,9 +27,13 @@ final class PipelineEvents {
      */
     static final int OUTCOME = 102;
 
-    /** Records the fate of {@code s} (any thread; read before the slot is freed for reuse). */
-    static void outcome(dev.pipellm.speculator.event.EventSink ring, Slot s, boolean committed) {
-        if (s.predictor >= 0) ring.onEvent(OUTCOME, committed ? 1 : 0, s.predictor, s.depth, 0, s.context, 0);
+    /**
+     * Records a planned slot's fate (any thread). The caller reads the slot's predictor, depth and context
+     * before it frees the slot: once FREE the planner may reuse it.
+     */
+    static void outcome(dev.pipellm.speculator.event.EventSink ring, int predictor, int depth, int context,
+                        boolean committed) {
+        if (predictor >= 0) ring.onEvent(OUTCOME, committed ? 1 : 0, predictor, depth, 0, context, 0);
     }
 
     private PipelineEvents() {}

@@ -57,8 +57,6 @@ final class Planner implements EventSink, Runnable {
     /** Passes that found no event and nothing to plan (tests wait for the planner to settle). */
     private volatile long quietPasses;
     private boolean warnedError;
-    private int currentPredictor = -1;
-    private long planStart;
 
     private final boolean idleClass;
     private final PipelineJfr jfr;
@@ -203,14 +201,13 @@ final class Planner implements EventSink, Runnable {
         long plannable = prediction.plannableMessages();
         long maxAhead = Math.min(Channel.WINDOW - 2, pool.size());
         long cursor = ch.learnedSeq + ch.pendingMessages;
-        planStart = cursor;   // depth = messages between the next one the planner expects and a slot
+        final long planStart = cursor;   // a slot's depth: messages between the next one expected and it
         boolean full = false;
         for (int c = 0; c < prediction.copyCount() && c < LOOKAHEAD_COPIES && !full; c++) {
             cursor += prediction.copyGapBefore(c);
             long bytes = prediction.copyBytes(c);
             long host = prediction.copyHost(c);
             boolean known = prediction.copyDataKnown(c);
-            currentPredictor = prediction.copyPredictor(c);
             long width = bytes;
             long pitch = bytes;
             int sh = shapeOf(host, bytes);
@@ -230,7 +227,8 @@ final class Planner implements EventSink, Runnable {
                 long off = j * chunk;
                 int len = (int) Math.min(chunk, bytes - off);
                 if (len > pool.slotBytes) continue;
-                if (!ensure(ch, target, host, pitch, width, off, len)) {
+                if (!ensure(ch, target, host, pitch, width, off, len, prediction.copyPredictor(c),
+                        (int) Math.min(Integer.MAX_VALUE, target - planStart - 1))) {
                     full = true;
                     break;
                 }
@@ -246,7 +244,8 @@ final class Planner implements EventSink, Runnable {
     }
 
     /** Makes sure a slot for this message is planned at {@code seq}; false when no more can be. */
-    private boolean ensure(Channel ch, long seq, long src, long pitch, long width, long off, int len) {
+    private boolean ensure(Channel ch, long seq, long src, long pitch, long width, long off, int len, int predictor,
+                           int depth) {
         Slot cur = ch.slotAt(seq);
         if (cur != null) {
             int st = cur.state();
@@ -271,9 +270,9 @@ final class Planner implements EventSink, Runnable {
         s.offset = off;
         s.length = len;
         s.setIv(iv);
-        s.predictor = currentPredictor;
+        s.predictor = predictor;
         s.context = ch.id;
-        s.depth = (int) Math.max(0, Math.min(Integer.MAX_VALUE, seq - planStart - 1));
+        s.depth = depth;
         s.set(Slot.PLANNED);
         ch.setSlot(seq, s);
         if (!workers.offer(s)) {
@@ -308,7 +307,7 @@ final class Planner implements EventSink, Runnable {
             counters.add(StatCounter.WASTED_ENCRYPTED_BYTES, length);
             // a ready slot nobody claimed was mispredicted (fields read before the CAS: once FREE the
             // planner may reuse it); one the workers had not finished says nothing about the prediction
-            if (predictor >= 0) outcomes.onEvent(PipelineEvents.OUTCOME, 0, predictor, depth, 0, context, 0);
+            PipelineEvents.outcome(outcomes, predictor, depth, context, false);
         } else if (!s.cas(Slot.PLANNED, Slot.FREE) && !s.cas(Slot.ENCRYPTING, Slot.DROPPED)) {
             return false;
         }
