@@ -11,6 +11,7 @@ package dev.pipellm.speculator.predict;
  * <p>Allocation-free; single-threaded.
  */
 public final class IvShiftRate {
+    static final double PRIOR_MESSAGES = 128;
     private final double halfLifeMessages;
     private double extras;
     private double messages;
@@ -30,8 +31,13 @@ public final class IvShiftRate {
         messages = messages * keep + n;
     }
 
+    /**
+     * Extras per message, as if {@link #PRIOR_MESSAGES} messages without one had been seen first: a single
+     * early extra (while a pattern is still being learnt) must not read as a rate of one in a few dozen and
+     * keep the plan shallow for a whole half-life.
+     */
     public double rate() {
-        return messages == 0 ? 0 : extras / messages;
+        return extras / (messages + PRIOR_MESSAGES);
     }
 
     /** Deepest plan (in messages) whose slots survive with probability {@code survival}; MAX when no shift seen. */

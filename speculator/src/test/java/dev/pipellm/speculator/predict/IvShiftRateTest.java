@@ -22,11 +22,20 @@ class IvShiftRateTest {
         for (int i = 0; i < 1000; i++) {
             r.onPredictedCopy(i % 50 == 0 ? 1 : 0, 16);   // one extra message per 50 copies of 16 messages
         }
-        assertEquals(1.0 / 801, r.rate(), 1e-4);
+        // 20 extras in 16,020 messages, after the prior's 128 without one
+        assertEquals(20.0 / (16_020 + 128), r.rate(), 1e-6);
         final long d = r.depthFor(0.95f);
-        // (1 - 1/801)^d >= 0.95  <=>  d <= ln 0.95 / ln(1 - 1/801) = 41
+        // (1 - r)^d >= 0.95  <=>  d <= ln 0.95 / ln(1 - r) = 41.4
         assertEquals(41, d);
         assertTrue(Math.pow(1 - r.rate(), d) >= 0.95 - 1e-3);
+    }
+
+    @Test
+    void shouldNotReadOneEarlyExtraAsARateOfOneInAFewDozen() {
+        final IvShiftRate r = new IvShiftRate(4096);
+        r.onPredictedCopy(1, 49);   // while a loop is still being learnt
+        // 1 in 50 would allow 2 messages; with the prior, 1 in 178: 9
+        assertEquals(9, r.depthFor(0.95f));
     }
 
     @Test
