@@ -65,6 +65,11 @@ public final class Config {
     public static final long MEMORY_BUDGET_MIN_BYTES = 1L << 20;
     public static final long MEMORY_BUDGET_MAX_BYTES = 1L << 40;
 
+    /** How a commit knows a slot's plaintext is unchanged ({@link Validate}). */
+    public static final String VALIDATE_KEY = "validate";
+    public static final String VALIDATE_ENV = "PIPELLM_VALIDATE";
+    public static final Validate VALIDATE_DEFAULT = Validate.AUTO;
+
     /**
      * How the pipeline's threads are scheduled: {@code idle} (Linux SCHED_IDLE: they only ever run on
      * a CPU nothing else wants, so they can never slow the app) or {@code normal} (ordinary threads:
@@ -111,7 +116,7 @@ public final class Config {
 
     /** Every key, in the order of native-shim/shim/shim_options.def (ConfigTest checks they agree). */
     public static final List<String> KEYS = List.of(MODE_KEY, LOG_KEY, STATS_KEY, STATS_INTERVAL_KEY, SUMMARY_KEY,
-            COLD_START_KEY, FAIL_CLOSED_KEY, WORKERS_KEY, MEMORY_BUDGET_KEY, WORKER_SCHED_KEY, GOVERNOR_KEY, JFR_KEY, TRACE_KEY, INJECT_FAULT_KEY, HOST_REGISTER_KEY, HOME_KEY, JAVA_HOME_KEY);
+            COLD_START_KEY, FAIL_CLOSED_KEY, WORKERS_KEY, MEMORY_BUDGET_KEY, VALIDATE_KEY, WORKER_SCHED_KEY, GOVERNOR_KEY, JFR_KEY, TRACE_KEY, INJECT_FAULT_KEY, HOST_REGISTER_KEY, HOME_KEY, JAVA_HOME_KEY);
 
     static final String KNOWN_KEYS = String.join(", ", KEYS);
 
@@ -124,6 +129,7 @@ public final class Config {
     private final boolean failClosed;
     private final int workers;
     private final long memoryBudgetBytes;
+    private final Validate validate;
     private final boolean workerSchedIdle;
     private final boolean governor;
     private final boolean jfr;
@@ -132,7 +138,7 @@ public final class Config {
     private final long faultNth;
 
     private Config(Mode mode, LogLevel log, String statsPath, long statsIntervalMs, boolean summary,
-                   ColdStart coldStart, boolean failClosed, int workers, long memoryBudgetBytes,
+                   ColdStart coldStart, boolean failClosed, int workers, long memoryBudgetBytes, Validate validate,
                    boolean workerSchedIdle, boolean governor, boolean jfr, String tracePath, FaultPoint faultPoint,
                    long faultNth) {
         this.mode = mode;
@@ -144,6 +150,7 @@ public final class Config {
         this.failClosed = failClosed;
         this.workers = workers;
         this.memoryBudgetBytes = memoryBudgetBytes;
+        this.validate = validate;
         this.workerSchedIdle = workerSchedIdle;
         this.governor = governor;
         this.jfr = jfr;
@@ -155,7 +162,7 @@ public final class Config {
     /** All defaults. */
     public static Config defaults() {
         return new Config(MODE_DEFAULT, LOG_DEFAULT, STATS_DEFAULT, STATS_INTERVAL_DEFAULT_MS, SUMMARY_DEFAULT,
-                COLD_START_DEFAULT, FAIL_CLOSED_DEFAULT, WORKERS_DEFAULT, MEMORY_BUDGET_DEFAULT_BYTES, WORKER_SCHED_IDLE_DEFAULT,
+                COLD_START_DEFAULT, FAIL_CLOSED_DEFAULT, WORKERS_DEFAULT, MEMORY_BUDGET_DEFAULT_BYTES, VALIDATE_DEFAULT, WORKER_SCHED_IDLE_DEFAULT,
                 GOVERNOR_DEFAULT, JFR_DEFAULT, TRACE_DEFAULT, FaultPoint.NONE, 0);
     }
 
@@ -187,6 +194,7 @@ public final class Config {
         boolean failClosed = FAIL_CLOSED_DEFAULT;
         int workers = WORKERS_DEFAULT;
         long budget = MEMORY_BUDGET_DEFAULT_BYTES;
+        Validate validate = VALIDATE_DEFAULT;
         boolean jfr = JFR_DEFAULT;
         boolean workerSchedIdle = WORKER_SCHED_IDLE_DEFAULT;
         boolean governor = GOVERNOR_DEFAULT;
@@ -206,6 +214,7 @@ public final class Config {
                 case FAIL_CLOSED_KEY -> failClosed = parseBool(key, v);
                 case WORKERS_KEY -> workers = parseWorkers(v);
                 case MEMORY_BUDGET_KEY -> budget = parseBudget(v);
+                case VALIDATE_KEY -> validate = parseValidate(v);
                 case JFR_KEY -> jfr = parseBool(key, v);
                 case TRACE_KEY -> trace = parseTrace(v);
                 case GOVERNOR_KEY -> governor = switch (v) {
@@ -238,7 +247,7 @@ public final class Config {
                         + env(key) + ", or agent option " + key + "): known keys: " + KNOWN_KEYS);
             }
         }
-        return new Config(mode, log, stats, statsInterval, summary, coldStart, failClosed, workers, budget,
+        return new Config(mode, log, stats, statsInterval, summary, coldStart, failClosed, workers, budget, validate,
                 workerSchedIdle, governor, jfr, trace, faultPoint, faultNth);
     }
 
@@ -267,6 +276,19 @@ public final class Config {
             sb.append(key).append('=').append(v);
         }
         return sb.toString();
+    }
+
+    private static Validate parseValidate(String v) throws ConfigException {
+        for (Validate x : Validate.values()) {
+            if (x.key.equals(v)) return x;
+        }
+        if (v.equals(Validate.MPROTECT)) {
+            throw new ConfigException(VALIDATE_KEY, "pipellm: " + VALIDATE_KEY + "='" + v + "' is not available in this version ("
+                    + env(VALIDATE_KEY) + ", or agent option " + VALIDATE_KEY + "): a write-protected page makes the kernel's own writes"
+                    + " into it (read(2), recv(2)) fail with EFAULT; use uffd (the same protection, exact for kernel"
+                    + " writes) or compare: accepted values: " + Validate.ACCEPTED);
+        }
+        throw bad(VALIDATE_KEY, v, Validate.ACCEPTED);
     }
 
     private static Mode parseMode(String v) throws ConfigException {
@@ -380,6 +402,8 @@ public final class Config {
     public String tracePath() { return tracePath; }
     /** The pipeline's threads run in SCHED_IDLE (else as ordinary threads). */
     public boolean workerSchedIdle() { return workerSchedIdle; }
+
+    public Validate validate() { return validate; }
     /** pipellm: pre-encryption pauses while it does not pay. */
     public boolean governor() { return governor; }
     /** TEST ONLY. */
@@ -392,7 +416,7 @@ public final class Config {
     public String toString() {
         return "mode=" + mode.key + ",log=" + log.key() + ",stats=" + statsPath + ",stats_interval_ms=" + statsIntervalMs
                 + ",summary=" + (summary ? 1 : 0) + ",cold_start=" + coldStart.key + ",fail_closed=" + (failClosed ? 1 : 0)
-                + ",workers=" + workers + ",memory_budget=" + memoryBudgetBytes + ",worker_sched=" + (workerSchedIdle ? "idle" : "normal") + ",governor=" + (governor ? "on" : "off") + ",jfr=" + (jfr ? 1 : 0)
+                + ",workers=" + workers + ",memory_budget=" + memoryBudgetBytes + ",validate=" + validate.key + ",worker_sched=" + (workerSchedIdle ? "idle" : "normal") + ",governor=" + (governor ? "on" : "off") + ",jfr=" + (jfr ? 1 : 0)
                 + (faultPoint == FaultPoint.NONE ? "" : ",inject_fault=" + faultPoint.key + ":" + faultNth);
     }
 }

@@ -16,11 +16,13 @@ public enum FaultPoint {
     /** pipellm mode: every worker sleeps n milliseconds before each slot. */
     WORKER_SLOW("worker_slow"),
     /** The AES-GCM engine self-test at start reports a failure (n is ignored; use 1). */
-    SELF_TEST("self_test");
+    SELF_TEST("self_test"),
+    /** The write-tracking probe (validate=uffd/auto) reports uffd unavailable, as on a kernel before 6.7 (use 1). */
+    NO_UFFD("no_uffd");
 
     /** The accepted values, for the one-line error. */
     public static final String ACCEPTED = "none, evp_update:<n>, evp_final:<n>, worker_death:<n>, worker_slow:<ms>,"
-            + " self_test:1 (n >= 1; test only)";
+            + " self_test:1, no_uffd:1 (n >= 1; test only)";
 
     public final String key;
 

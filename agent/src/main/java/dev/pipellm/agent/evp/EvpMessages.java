@@ -238,7 +238,8 @@ public final class EvpMessages {
      * A fast-path message diverges from its slot (another source, length or content): the slow path
      * takes over from here. The bytes already written are the slot's, which are exactly OpenSSL's for
      * that prefix (same key, IV and, as compared, plaintext); the stream is started and fed the
-     * prefix from the slot's snapshot, then the slot is released. Its ciphertext beyond the prefix
+     * prefix from the slot's snapshot (a write-tracked slot has none: its ciphertext prefix is
+     * decrypted, AES-CTR from GCM's first counter block), then the slot is released. Its ciphertext beyond the prefix
      * never left private memory.
      */
     private void divergeFromSlot(CtxState st, boolean stale) throws Exception {
@@ -246,9 +247,16 @@ public final class EvpMessages {
         beginStream(st, true);
         Staging g = Staging.get();
         int prefix = st.msgBytes;
+        javax.crypto.Cipher ctr = prefix > 0 && !s.hasSnapshot() ? g.prefixCipher(st.keySpec, s.iv()) : null;
         for (int pos = 0; pos < prefix; ) {
             int n = Math.min(Staging.CHUNK_BYTES, prefix - pos);
-            s.snapshotTo(pos, g.in, n);
+            if (ctr == null) {
+                s.snapshotTo(pos, g.in, n);
+            } else {
+                // a write-tracked slot kept no snapshot: its committed prefix is its ciphertext's plaintext
+                s.cipherTo(pos, g.out, n);
+                ctr.update(g.out, 0, n, g.in, 0);
+            }
             st.stream.update(g.in, 0, n, g.out, 0);
             pos += n;
         }

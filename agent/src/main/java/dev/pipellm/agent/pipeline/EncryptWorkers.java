@@ -46,10 +46,14 @@ final class EncryptWorkers {
     private final boolean idleClass;
     /** Where the workers' AES-GCM time goes (the slow path's warm-up compares it with OpenSSL's). */
     private final dev.pipellm.agent.evp.EngineWarmUp timing;
+    /** validate=uffd: arm the source's pages before reading them, keep no snapshot (null: compare). */
+    private final WriteTracking tracking;
     private volatile boolean running = true;
 
     EncryptWorkers(int count, int queueCapacity, PinnedRanges pinned, Counters counters,
-                   FaultPoint fault, long faultN, boolean idleClass, dev.pipellm.agent.evp.EngineWarmUp timing) {
+                   FaultPoint fault, long faultN, boolean idleClass, dev.pipellm.agent.evp.EngineWarmUp timing,
+                   WriteTracking tracking) {
+        this.tracking = tracking;
         this.idleClass = idleClass;
         this.timing = timing;
         this.queue = new LinkedBlockingDeque<>(Math.max(1, queueCapacity));
@@ -102,6 +106,7 @@ final class EncryptWorkers {
         private final StreamingGcm gcm = StreamingGcm.create();
         private final byte[] in = new byte[CHUNK];
         private final byte[] out = new byte[CHUNK];
+        private final MemorySegment regions = WriteTracking.regionBuffer();
         private Slot current;
 
         Worker(int i) {
@@ -158,6 +163,8 @@ final class EncryptWorkers {
             boolean done = false;
             try {
                 if (readable) {
+                    // armed before the first read: a write from here on shows at the commit's check
+                    s.tracked = tracking != null && pinned.tracked(lo, hi) && tracking.arm(s, lo, hi, regions);
                     encryptInOnePass(s);
                     done = true;
                 }
@@ -172,6 +179,8 @@ final class EncryptWorkers {
             }
             if (timing != null) timing.observeAgent(s.length, System.nanoTime() - t0);
             counters.add(StatCounter.PRE_ENCRYPTED_BYTES, s.length);
+            if (s.tracked) counters.increment(StatCounter.TRACKED_SLOTS);
+            else counters.add(StatCounter.SNAPSHOT_BYTES, s.length);
             if (!s.cas(Slot.ENCRYPTING, Slot.READY)) {
                 // dropped while we worked (and counted by who dropped it): the ciphertext never leaves here
                 counters.add(StatCounter.WASTED_ENCRYPTED_BYTES, s.length);
@@ -182,7 +191,8 @@ final class EncryptWorkers {
 
         /**
          * Snapshot and ciphertext in one pass over the source: each 64 KiB of plaintext is read once
-         * from app memory into the heap, written to the snapshot from there (cache-hot), and encrypted.
+         * from app memory into the heap, written to the snapshot from there (cache-hot; not for a
+         * write-tracked slot, whose commit checks the page tables instead), and encrypted.
          * (Copying the source to the snapshot first and encrypting the snapshot read it twice: on a
          * machine bound by memory bandwidth that cost as much as the AES.)
          */
@@ -195,7 +205,7 @@ final class EncryptWorkers {
                     MemorySegment.copy(NativeMemory.ALL, ValueLayout.JAVA_BYTE, s.sourceAt(pos + got), in, got, piece);
                     got += piece;
                 }
-                MemorySegment.copy(in, 0, s.snapshot, ValueLayout.JAVA_BYTE, pos, n);
+                if (!s.tracked) MemorySegment.copy(in, 0, s.snapshot, ValueLayout.JAVA_BYTE, pos, n);
                 gcm.update(in, 0, n, out, 0);
                 MemorySegment.copy(out, 0, s.cipher, ValueLayout.JAVA_BYTE, pos, n);
                 pos += n;

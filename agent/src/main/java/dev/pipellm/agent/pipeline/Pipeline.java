@@ -29,8 +29,10 @@ public final class Pipeline {
     final PipelineJfr jfr;
     final Nops nops;
     final int maxNops;
-    /** How a commit knows a slot's plaintext is unchanged. */
-    public final SlotValidator validator = SlotValidator.SNAPSHOT_COMPARE;
+    /** How a commit knows a slot's plaintext is unchanged (validate=..., chosen at start). */
+    public final SlotValidator validator;
+    /** validate=uffd: the page tables say which sources were written; null: every slot is compared. */
+    final WriteTracking tracking;
     /** Measures the app's EVP time per H2D byte from the first message (its baseline comes first). */
     final Governor governor;
     private final ThreadLocal<ThreadState> threads = ThreadLocal.withInitial(ThreadState::new);
@@ -54,6 +56,14 @@ public final class Pipeline {
         this.nops = new Nops(real, memcpyAsyncId, mallocId, streamCreateId);
         this.governor = new Governor(counters, config.governor());
         this.maxNops = SpeculatorConfig.defaults().relinquishCostNops;
+        this.tracking = ValidationChoice.choose(config, counters, PageTracker.find());
+        if (tracking != null) tracking.attach(this);
+        this.validator = tracking == null ? SlotValidator.SNAPSHOT_COMPARE : SlotValidator.trackedOrCompare(tracking);
+    }
+
+    /** The validation in use: "uffd" or "compare" (stats, tests). */
+    public String validation() {
+        return tracking == null ? "compare" : "uffd";
     }
 
     /** Self-tests the engine and starts the planner and workers, in a background thread. */
@@ -71,7 +81,7 @@ public final class Pipeline {
         try {
             if (!engineSelfTested()) return false;
             EncryptWorkers w = new EncryptWorkers(config.workers(), Channel.WINDOW, pinned, counters,
-                    config.faultPoint(), config.faultNth(), config.workerSchedIdle(), timing);
+                    config.faultPoint(), config.faultNth(), config.workerSchedIdle(), timing, tracking);
             Speculator speculator = new Speculator(SpeculatorConfig.defaults());
             Planner p = new Planner(ring, speculator, channels, pinned, counters, config.memoryBudgetBytes(), w,
                     config.workerSchedIdle(), jfr, governor);
@@ -190,6 +200,26 @@ public final class Pipeline {
             int st = s.state();
             if (st != Slot.FREE && st != Slot.COMMITTING && st != Slot.DROPPED && s.channel != null && s.length > 0
                     && s.overlaps(lo, hi)) {
+                Planner.relinquish(s, StatCounter.STALE_SLOTS, counters, jfr, ring);
+            }
+        }
+    }
+
+    /**
+     * An arm found pages {@code [lo, hi)} written since their last arm (WriteTracking): every other
+     * slot over them is stale. Those not yet claimed are dropped; every one gets the flag, which a
+     * slot already claimed by an app thread checks at its next update.
+     */
+    void writtenBehind(long lo, long hi, Slot self) {
+        Planner p = planner;
+        SlotPool pool = p == null ? null : p.pool();
+        if (pool == null) return;
+        for (Slot s : pool.slots) {
+            if (s == self) continue;
+            int st = s.state();
+            if (st == Slot.FREE || s.channel == null || s.length <= 0 || !s.overlaps(lo, hi)) continue;
+            s.written = true;
+            if (st != Slot.COMMITTING && st != Slot.DROPPED) {
                 Planner.relinquish(s, StatCounter.STALE_SLOTS, counters, jfr, ring);
             }
         }

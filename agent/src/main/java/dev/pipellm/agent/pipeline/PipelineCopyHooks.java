@@ -164,7 +164,9 @@ public final class PipelineCopyHooks extends CopyHooks {
         if (ptr == 0) return;
         int tid = (int) Thread.currentThread().threadId();
         if (api == ALLOC_HOST && result == 0) {
-            p.pinned.add(ptr, bytes);
+            // validate=uffd: registered for write tracking now, once, before any slot is made there
+            WriteTracking t = p.tracking;
+            p.pinned.add(ptr, bytes, t != null && t.track(ptr, bytes));
             p.ring.onEvent(EventType.HOST_ALLOC, CopyDirection.NONE, ptr, 0, bytes, -1, tid);
         } else if (api == FREE_HOST && result == ALLOC_BEFORE) {
             long size = p.pinned.remove(ptr);

@@ -23,7 +23,8 @@ import java.lang.invoke.VarHandle;
  * another message between their lookup and their CAS).
  *
  * <p>Ciphertext and snapshot live in private off-heap memory ({@link SlotPool}); the ciphertext of a
- * slot that is not committed never leaves it.
+ * slot that is not committed never leaves it. A write-tracked slot ({@link #tracked}, validate=uffd)
+ * leaves its snapshot untouched (its pages are never made resident).
  */
 public final class Slot {
     static final int FREE = 0;
@@ -70,6 +71,13 @@ public final class Slot {
     int predictor = -1;
     int context;
     int depth;
+    /**
+     * validate=uffd: the worker armed the source's pages before reading them, kept no snapshot, and
+     * the commit checks the page tables (written by the worker before its release of READY).
+     */
+    boolean tracked;
+    /** A write to the source since the arm, reported by another slot's arm (WriteTracking). */
+    volatile boolean written;
 
     Slot(int index, MemorySegment cipher, MemorySegment snapshot) {
         this.index = index;
@@ -142,6 +150,21 @@ public final class Slot {
     /** The message's tag. */
     public void tagTo(byte[] dst) {
         System.arraycopy(tag, 0, dst, 0, 16);
+    }
+
+    /** Whether the worker kept a plaintext snapshot (else the slot is write-tracked). */
+    public boolean hasSnapshot() {
+        return !tracked;
+    }
+
+    /** Ciphertext bytes {@code [pos, pos + n)}, for a slow-path restart of a tracked slot (decrypted there). */
+    public void cipherTo(int pos, byte[] dst, int n) {
+        MemorySegment.copy(cipher, ValueLayout.JAVA_BYTE, pos, dst, 0, n);
+    }
+
+    /** The slot's IV. */
+    public byte[] iv() {
+        return iv;
     }
 
     /** Snapshot bytes {@code [pos, pos + n)} (the plaintext already committed), for a slow-path restart. */
