@@ -434,6 +434,41 @@ def steady_weight_streaming():
     return p
 
 
+# ---- validation: every kind of CPU write between encryption and commit, once per validate mode ----
+
+VALIDATE_PROG = os.path.join(BIN, "prog_validate")
+VALIDATE_ENV = {**AGENT_FROM_THE_START, "PIPELLM_WORKER_SCHED": "normal", "PIPELLM_GOVERNOR": "off",
+                "PIPELLM_LOG": "info"}
+
+
+def writes_are_never_committed_stale(validate, extra=None, expect_tracking=None):
+    """prog_validate writes a layer's source (this thread, another thread, during encryption, read(2)
+    from a pipe, memcpy in a signal handler) before each of its copies and reads every copy back: no
+    stale commit, every write succeeds; the chosen validation is the one expected and did the work."""
+    def fn():
+        p = []
+        r = Run([VALIDATE_PROG, "40"], {**VALIDATE_ENV, "PIPELLM_VALIDATE": validate, **(extra or {})}, MODE, 240)
+        expect(p, r.rc == 0 and re.search(r"^validate cycles=40 writes=36 ok$", r.out, re.M),
+               f"prog_validate failed: {r.tail()}")
+        if PIPELINE:
+            tracking = expect_tracking if expect_tracking is not None else validate in ("uffd", "auto")
+            chosen = re.search(r"pipellm: validation: (\w+)", r.err)
+            expect(p, chosen and chosen.group(1) == ("uffd" if tracking else "compare"),
+                   f"validation chosen: {chosen and chosen.group(0)!r}; want {'uffd' if tracking else 'compare'}")
+            pl = r.pl or {}
+            fast, tracked, snap = (pl.get(k, 0) for k in ("fast_path_messages", "tracked_slots", "snapshot_bytes"))
+            print(f"  {validate}: {fast} fast-path messages, {tracked} tracked slots, {snap} snapshot bytes,"
+                  f" {pl.get('stale_slots')} stale slots, {pl.get('diverged_messages')} diverged, {pl.get('page_scans')} scans")
+            expect(p, fast > 0, f"no message came from a slot: the writes tested nothing: {pl}")
+            if tracking:
+                expect(p, tracked > 0 and snap == 0, f"uffd: slots not tracked or snapshots kept: {pl}")
+            else:
+                expect(p, tracked == 0 and snap > 0, f"compare: tracked slots or no snapshots: {pl}")
+        r.done(p)
+        return p
+    return fn
+
+
 def nops_reach_ready_slots(per_stream):
     """Unpredictable small copies make the slack policy leave spare IVs; NOPs burn them to reach ready
     slots (per-context). With one H2D channel per stream the agent's NOP stream is another channel: the
@@ -587,6 +622,13 @@ def main():
         k, v = next(iter(fault.items()))
         cases.case(f"seed {FAULT_SEED} with {k}={v}: same results, clean channel", fault_case(fault))
     cases.case("steady weight streaming is served from slots", steady_weight_streaming)
+    for validate in ("uffd", "compare", "auto"):
+        cases.case(f"writes between encryption and commit are never committed (validate={validate})",
+                   writes_are_never_committed_stale(validate))
+    cases.case("validate=auto without uffd (injected) falls back to compare",
+               writes_are_never_committed_stale("auto", {"PIPELLM_INJECT_FAULT": "no_uffd:1"}, expect_tracking=False))
+    cases.case("validate=uffd without uffd (injected) falls back to compare",
+               writes_are_never_committed_stale("uffd", {"PIPELLM_INJECT_FAULT": "no_uffd:1"}, expect_tracking=False))
     cases.case("NOPs reach ready slots (per-context channel)", nops_reach_ready_slots(False))
     cases.case("a NOP on another channel stops padding (per-stream channels)", nops_reach_ready_slots(True))
     for scenario, lib, want, through_agent in [("h2d", "flip", "failed authentication", True),

@@ -32,7 +32,7 @@ final class ValidationChoice {
         }
         String why = PageTracker.reason(probe);
         if (want == Validate.UFFD) {
-            AgentLog.logger().warn("pipellm: validate=uffd is not available here ({}); validation: compare", why);
+            AgentLog.logger().warn("pipellm: validation: compare (validate=uffd is not available here: {})", why);
         } else {
             AgentLog.logger().info("pipellm: validation: compare (validate=auto: uffd is not available: {})", why);
         }
