@@ -88,6 +88,9 @@ class ConfigTest {
         "cold_start=warm|cold_start|openssl, agent",
         "trace=/nonexistent-dir/t.pltrace|trace|a file to write, in an existing directory",
         "trace=/tmp|trace|a file to write, in an existing directory",
+        "validate=pages|validate|auto, uffd, compare",
+        "validate=mprotect|validate|EFAULT",
+        "inject_fault=no_uffd|inject_fault|no_uffd:1",
     })
     void shouldNameTheKeyWhenAValueIsBad(String options, String key, String accepted) {
         ConfigException e = assertThrows(ConfigException.class, () -> Config.parse(options));
@@ -96,6 +99,13 @@ class ConfigTest {
         assertTrue(e.getMessage().contains(key), e.getMessage());
         assertTrue(e.getMessage().contains(accepted), e.getMessage());
         assertFalse(e.getMessage().contains("\n"), "one line");
+    }
+
+    @Test
+    void shouldDefaultToAutoValidationAndAcceptEachExactMode() throws Exception {
+        assertEquals(Validate.AUTO, Config.defaults().validate());
+        for (Validate v : Validate.values()) assertEquals(v, Config.parse("validate=" + v.key).validate());
+        assertTrue(Config.parse("validate=uffd").toString().contains("validate=uffd"));
     }
 
     @Test
