@@ -160,6 +160,15 @@ int pl_protect_track(uint64_t addr, uint64_t len) {
     return ioctl(uffd, UFFDIO_REGISTER, &r) == 0 ? 0 : -errno;
 }
 
+int pl_protect_untrack(uint64_t addr, uint64_t len) {
+    if (uffd < 0) return -EBADF;
+    if (len == 0) return -EINVAL;
+    struct uffdio_range r;
+    r.start = floor_page(addr);
+    r.len = ceil_page(addr + len) - r.start;
+    return ioctl(uffd, UFFDIO_UNREGISTER, &r) == 0 ? 0 : -errno;
+}
+
 /* One PAGEMAP_SCAN over [start, end) that reports every registered page, split by PAGE_IS_WRITTEN. */
 static long scan(uint64_t start, uint64_t end, uint64_t flags, struct page_region *vec, int n, uint64_t *walk_end) {
     struct pm_scan_arg a;

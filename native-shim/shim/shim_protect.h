@@ -38,6 +38,10 @@ __attribute__((visibility("default"))) void pl_protect_disable(void);
  * memory, hugetlbfs without WP_HUGETLBFS_SHMEM) fails: 0 or -errno. */
 __attribute__((visibility("default"))) int pl_protect_track(uint64_t addr, uint64_t len);
 
+/* Undoes pl_protect_track before the memory is freed (UFFDIO_UNREGISTER also clears the pages'
+ * uffd-wp bits, so the host's later writes there cost no fault): 0 or -errno. */
+__attribute__((visibility("default"))) int pl_protect_untrack(uint64_t addr, uint64_t len);
+
 /* Write-protects [addr, addr+len) (PAGEMAP_SCAN with PM_SCAN_WP_MATCHING: atomically, page by page,
  * reports whether each page was written since it was last armed, and arms it again). Writes the
  * written parts as (start, end) pairs into regions[0 .. 2*cap) (merged into the last pair when

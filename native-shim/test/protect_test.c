@@ -304,6 +304,18 @@ TEST_CASE(fork_child_inherits_no_protection) {
     munmap(m, 4 * page);
 }
 
+TEST_CASE(untracked_memory_is_never_clean_and_writes_freely) {
+    REQUIRE(pl_protect_probe() == 0);
+    char *m = armed(4);
+    REQUIRE(m);
+    CHECK_EQ(pl_protect_clean(U(m), 4 * page), 1);
+    CHECK_EQ(pl_protect_untrack(U(m), 4 * page), 0);
+    CHECK_EQ(pl_protect_clean(U(m), 4 * page), 0);
+    m[page] = 3;
+    CHECK_EQ(m[page], 3);
+    munmap(m, 4 * page);
+}
+
 TEST_CASE(disable_makes_the_probe_fail) {
     REQUIRE(pl_protect_probe() == 0);
     pid_t pid = fork();   /* in a child: the other tests keep the real probe */

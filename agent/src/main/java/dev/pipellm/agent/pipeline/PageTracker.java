@@ -24,6 +24,9 @@ interface PageTracker {
     /** Registers an allocation once; 0 or -errno (memory uffd cannot track exactly). */
     int track(long addr, long len);
 
+    /** Undoes {@link #track} before the allocation is freed; 0 or -errno. */
+    int untrack(long addr, long len);
+
     /** Arms {@code [addr, addr+len)}; writes up to {@code cap} (start, end) pairs of pages written since the last arm at {@code regions}; their count or -errno. */
     long arm(long addr, long len, long regions, int cap);
 
@@ -56,13 +59,16 @@ interface PageTracker {
         private final MethodHandle probe;
         private final MethodHandle disable;
         private final MethodHandle track;
+        private final MethodHandle untrack;
         private final MethodHandle arm;
         private final MethodHandle clean;
 
-        private Native(MethodHandle probe, MethodHandle disable, MethodHandle track, MethodHandle arm, MethodHandle clean) {
+        private Native(MethodHandle probe, MethodHandle disable, MethodHandle track, MethodHandle untrack, MethodHandle arm,
+                       MethodHandle clean) {
             this.probe = probe;
             this.disable = disable;
             this.track = track;
+            this.untrack = untrack;
             this.arm = arm;
             this.clean = clean;
         }
@@ -74,15 +80,17 @@ interface PageTracker {
                 MemorySegment p = find(dlsym, "pl_protect_probe");
                 MemorySegment d = find(dlsym, "pl_protect_disable");
                 MemorySegment t = find(dlsym, "pl_protect_track");
+                MemorySegment u = find(dlsym, "pl_protect_untrack");
                 MemorySegment a = find(dlsym, "pl_protect_arm");
                 MemorySegment c = find(dlsym, "pl_protect_clean");
-                if (p == null || d == null || t == null || a == null || c == null) return null;
+                if (p == null || d == null || t == null || u == null || a == null || c == null) return null;
                 // the checks are short, never block and never call back into Java: critical downcalls
                 Linker.Option fast = Linker.Option.critical(false);
                 return new Native(
                         LINKER.downcallHandle(p, FunctionDescriptor.of(I)),
                         LINKER.downcallHandle(d, FunctionDescriptor.ofVoid()),
                         LINKER.downcallHandle(t, FunctionDescriptor.of(I, L, L)),
+                        LINKER.downcallHandle(u, FunctionDescriptor.of(I, L, L)),
                         LINKER.downcallHandle(a, FunctionDescriptor.of(L, L, L, L, I), fast),
                         LINKER.downcallHandle(c, FunctionDescriptor.of(I, L, L), fast));
             } catch (Throwable e) {
@@ -119,6 +127,15 @@ interface PageTracker {
         public int track(long addr, long len) {
             try {
                 return (int) track.invokeExact(addr, len);
+            } catch (Throwable t) {
+                return -1;
+            }
+        }
+
+        @Override
+        public int untrack(long addr, long len) {
+            try {
+                return (int) untrack.invokeExact(addr, len);
             } catch (Throwable t) {
                 return -1;
             }

@@ -36,6 +36,16 @@ final class PinnedRanges {
         bases = b;
     }
 
+    /** Whether the live range that starts at {@code base} is registered for write tracking. */
+    boolean trackedAt(long base) {
+        long[] b = bases;
+        boolean[] t = tracked;
+        for (int i = 0; i < b.length && i < t.length; i++) {
+            if (b[i] == base) return t[i];
+        }
+        return false;
+    }
+
     /** Returns the size of the range that started at {@code base} (0 if unknown) and forgets it. */
     synchronized long remove(long base) {
         return removeLocked(base);

@@ -169,10 +169,13 @@ public final class PipelineCopyHooks extends CopyHooks {
             p.pinned.add(ptr, bytes, t != null && t.track(ptr, bytes));
             p.ring.onEvent(EventType.HOST_ALLOC, CopyDirection.NONE, ptr, 0, bytes, -1, tid);
         } else if (api == FREE_HOST && result == ALLOC_BEFORE) {
+            boolean wasTracked = p.pinned.trackedAt(ptr);
             long size = p.pinned.remove(ptr);
             if (size > 0) {
                 p.invalidate(ptr, ptr + size);
                 p.awaitNoReader(ptr, ptr + size);
+                WriteTracking t = p.tracking;
+                if (wasTracked && t != null) t.untrack(ptr, size);
             }
             p.ring.onEvent(EventType.HOST_FREE, CopyDirection.NONE, ptr, 0, size, -1, tid);
         }

@@ -60,6 +60,11 @@ final class WriteTracking {
         return tracker.track(base, size) == 0;
     }
 
+    /** The allocation is about to be freed (its slots are gone, no worker reads it): unregistered. */
+    void untrack(long base, long size) {
+        tracker.untrack(base, size);
+    }
+
     /** Off-heap room for one worker's arm results. */
     static MemorySegment regionBuffer() {
         return Arena.ofShared().allocate(16L * REGIONS, 8);

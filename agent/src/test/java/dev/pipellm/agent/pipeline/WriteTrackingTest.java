@@ -32,6 +32,7 @@ class WriteTrackingTest {
         @Override public int probe() { return disabled ? -5 : probe; }
         @Override public void disable() { disabled = true; }
         @Override public int track(long addr, long len) { return 0; }
+        @Override public int untrack(long addr, long len) { return 0; }
         @Override public boolean clean(long addr, long len) { return clean; }
 
         @Override
