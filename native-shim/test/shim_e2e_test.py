@@ -589,11 +589,16 @@ def jcuda_weights_streaming_under_agentpath_in_every_mode():
         what = f"CC {cc}, mode {mode}"
         cwd = tempfile.mkdtemp(prefix="pipellm-jcuda-")
         pl, sg = os.path.join(cwd, "pipellm.json"), os.path.join(cwd, "simgpu.json")
-        agent = [] if mode == "off" else [f"-agentpath:{SHIM}=mode={mode},cold_start=agent,stats={pl}"]
+        # pipellm: write tracking by uffd asked for explicitly (Java writes the pinned staging buffer
+        # before every copy: each slot made for it is stale, and must never be committed)
+        opts = ",validate=uffd,log=info,governor=off,worker_sched=normal" if mode == "pipellm" else ""
+        agent = [] if mode == "off" else [f"-agentpath:{SHIM}=mode={mode},cold_start=agent,stats={pl}{opts}"]
         rc, out, err = java(JAVA_HOME, agent + ["--enable-native-access=ALL-UNNAMED", "-cp", ":".join(jars), app],
                             {"SIMGPU_CC": cc, "SIMGPU_STATS": sg}, cwd=cwd)
-        expect(p, rc == 0 and "weights: ok" in out, f"{what}: rc {rc} {out[-300:]} {err[-600:]}")
+        expect(p, rc == 0 and "weights: ok" in out and "npes 200000" in out, f"{what}: rc {rc} {out[-300:]} {err[-600:]}")
         expect(p, not glob.glob(os.path.join(cwd, "hs_err*")), f"{what}: the JVM wrote a fatal-error report")
+        if mode == "pipellm":
+            expect(p, "pipellm: validation: uffd" in err, f"{what}: uffd not chosen under -agentpath: {err[-600:]}")
         st, sgs = load(pl), load(sg)
         if not sgs:
             p.append(f"{what}: no simgpu statistics")
