@@ -122,7 +122,7 @@ static int line_ok(const char *l, uint64_t start, uint64_t end, uint64_t *covere
  * changes with its file until copied on write, and neither is seen here. So only private anonymous
  * memory (malloc, mmap(MAP_PRIVATE|MAP_ANONYMOUS), simgpu's cudaHostAlloc) is tracked.
  */
-static int private_anonymous(uint64_t start, uint64_t end) {
+int pl_protect_private_anonymous(uint64_t start, uint64_t end) {
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
     char buf[8192];
@@ -154,7 +154,7 @@ int pl_protect_track(uint64_t addr, uint64_t len) {
     memset(&r, 0, sizeof r);
     r.range.start = floor_page(addr);
     r.range.len = ceil_page(addr + len) - r.range.start;
-    if (!private_anonymous(r.range.start, r.range.start + r.range.len)) return -EINVAL;
+    if (!pl_protect_private_anonymous(r.range.start, r.range.start + r.range.len)) return -EINVAL;
     r.mode = UFFDIO_REGISTER_MODE_WP;
     /* registering a range already registered with this context again is allowed (no-op) */
     return ioctl(uffd, UFFDIO_REGISTER, &r) == 0 ? 0 : -errno;

@@ -23,6 +23,7 @@
 #define PL_PROTECT_NO_SCAN (-3)      /* /proc/self/pagemap or its PAGEMAP_SCAN ioctl missing */
 #define PL_PROTECT_INEXACT (-4)      /* the self-test saw a write that was not reported */
 #define PL_PROTECT_DISABLED (-5)     /* pl_protect_disable was called (tests inject it) */
+#define PL_PROTECT_NOT_FIRST (-6)    /* mprotect: libpipellm.so's read/sigaction are not the ones callers get (-agentpath) */
 
 /* Opens the userfaultfd (UFFD_USER_MODE_ONLY: no privilege needed; async WP never calls
  * handle_userfault, so kernel-mode writes are tracked all the same) and /proc/self/pagemap once,
@@ -52,5 +53,17 @@ __attribute__((visibility("default"))) long pl_protect_arm(uint64_t addr, uint64
 /* The commit's check: 1 when every page of [addr, addr+len) is registered, mapped and unwritten
  * since its last arm; 0 otherwise (written, unmapped, unregistered, or the scan failed). */
 __attribute__((visibility("default"))) int pl_protect_clean(uint64_t addr, uint64_t len);
+
+/* validate=mprotect (shim_mprotect.c): the same calls, by page protection and a chained SIGSEGV
+ * handler; probe installs the handler (LD_PRELOAD role only) and proves it on a scratch mapping. */
+__attribute__((visibility("default"))) int pl_mprotect_probe(void);
+__attribute__((visibility("default"))) int pl_mprotect_track(uint64_t addr, uint64_t len);
+__attribute__((visibility("default"))) int pl_mprotect_untrack(uint64_t addr, uint64_t len);
+__attribute__((visibility("default"))) long pl_mprotect_arm(uint64_t addr, uint64_t len, uint64_t *regions, int cap);
+__attribute__((visibility("default"))) int pl_mprotect_clean(uint64_t addr, uint64_t len);
+
+/* Whether [start, end) is private anonymous memory only (/proc/self/maps): the only memory either
+ * mode tracks exactly. */
+int pl_protect_private_anonymous(uint64_t start, uint64_t end);
 
 #endif

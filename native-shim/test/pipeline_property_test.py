@@ -451,10 +451,10 @@ def writes_are_never_committed_stale(validate, extra=None, expect_tracking=None)
         expect(p, r.rc == 0 and re.search(r"^validate cycles=40 writes=36 ok$", r.out, re.M),
                f"prog_validate failed: {r.tail()}")
         if PIPELINE:
-            tracking = expect_tracking if expect_tracking is not None else validate in ("uffd", "auto")
+            tracking = expect_tracking if expect_tracking is not None else validate in ("uffd", "auto", "mprotect")
+            want = ("mprotect" if validate == "mprotect" else "uffd") if tracking else "compare"
             chosen = re.search(r"pipellm: validation: (\w+)", r.err)
-            expect(p, chosen and chosen.group(1) == ("uffd" if tracking else "compare"),
-                   f"validation chosen: {chosen and chosen.group(0)!r}; want {'uffd' if tracking else 'compare'}")
+            expect(p, chosen and chosen.group(1) == want, f"validation chosen: {chosen and chosen.group(0)!r}; want {want}")
             pl = r.pl or {}
             fast, tracked, snap = (pl.get(k, 0) for k in ("fast_path_messages", "tracked_slots", "snapshot_bytes"))
             print(f"  {validate}: {fast} fast-path messages, {tracked} tracked slots, {snap} snapshot bytes,"
@@ -622,7 +622,7 @@ def main():
         k, v = next(iter(fault.items()))
         cases.case(f"seed {FAULT_SEED} with {k}={v}: same results, clean channel", fault_case(fault))
     cases.case("steady weight streaming is served from slots", steady_weight_streaming)
-    for validate in ("uffd", "compare", "auto"):
+    for validate in ("uffd", "mprotect", "compare", "auto"):
         cases.case(f"writes between encryption and commit are never committed (validate={validate})",
                    writes_are_never_committed_stale(validate))
     cases.case("validate=auto without uffd (injected) falls back to compare",

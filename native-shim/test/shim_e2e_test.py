@@ -619,6 +619,33 @@ def jcuda_weights_streaming_under_agentpath_in_every_mode():
     return p
 
 
+def jcuda_under_validate_mprotect_in_both_roles():
+    """validate=mprotect: preloaded into a Java host (joined JVM), its SIGSEGV handler runs ahead of
+    HotSpot's and chains to it: the Java writes into the write-protected staging buffer are ours,
+    200k implicit null checks are HotSpot's; under -agentpath its interposers are not first, so the
+    probe refuses and the agent compares."""
+    p = []
+    jars = sorted(glob.glob(os.path.join(LIB, "jcuda", "*.jar")))
+    if len(jars) != 2:
+        return [f"JCuda jars missing in {os.path.join(LIB, 'jcuda')}: {jars} (built by ./mvnw install)"]
+    app = os.path.join(TESTS, "JCudaWeightsApp.java")
+    opts = "mode=pipellm,validate=mprotect,log=info,cold_start=agent,governor=off,worker_sched=normal"
+    for role, want in [("preload", "pipellm: validation: mprotect"),
+                       ("agentpath", "pipellm: validation: compare (validate=mprotect is not available here")]:
+        cwd = tempfile.mkdtemp(prefix="pipellm-jcuda-mp-")
+        if role == "preload":
+            args, extra = [], {"LD_PRELOAD": SHIM, **{f"PIPELLM_{kv.split('=')[0].upper()}": kv.split("=")[1]
+                                                    for kv in opts.split(",")}}
+        else:
+            args, extra = [f"-agentpath:{SHIM}={opts}"], {}
+        rc, out, err = java(JAVA_HOME, args + ["--enable-native-access=ALL-UNNAMED", "-cp", ":".join(jars), app],
+                            {"SIMGPU_CC": "on", **extra}, cwd=cwd)
+        expect(p, rc == 0 and "weights: ok" in out and "npes 200000" in out, f"{role}: rc {rc} {out[-300:]} {err[-600:]}")
+        expect(p, want in err, f"{role}: want {want!r}: {err[-600:]}")
+        expect(p, not glob.glob(os.path.join(cwd, "hs_err*")), f"{role}: the JVM wrote a fatal-error report")
+    return p
+
+
 def hosts_own_gcm_and_tls_start_no_jvm():
     p = []
     cert, key = tls_cert()

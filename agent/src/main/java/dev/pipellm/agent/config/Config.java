@@ -282,12 +282,6 @@ public final class Config {
         for (Validate x : Validate.values()) {
             if (x.key.equals(v)) return x;
         }
-        if (v.equals(Validate.MPROTECT)) {
-            throw new ConfigException(VALIDATE_KEY, "pipellm: " + VALIDATE_KEY + "='" + v + "' is not available in this version ("
-                    + env(VALIDATE_KEY) + ", or agent option " + VALIDATE_KEY + "): a write-protected page makes the kernel's own writes"
-                    + " into it (read(2), recv(2)) fail with EFAULT; use uffd (the same protection, exact for kernel"
-                    + " writes) or compare: accepted values: " + Validate.ACCEPTED);
-        }
         throw bad(VALIDATE_KEY, v, Validate.ACCEPTED);
     }
 

@@ -14,17 +14,18 @@ public enum Validate {
      * Where the probe fails it falls back to compare with a warning.
      */
     UFFD("uffd"),
+    /**
+     * The paper's page protection: source pages mprotect(PROT_READ) once armed, a SIGSEGV handler
+     * chained ahead of the JVM's and the host's, and interposed read/recv/fread calls (the kernel's
+     * own writes into a protected page would fail with EFAULT). Explicit only, LD_PRELOAD role only;
+     * not exact for io_uring, AIO, O_DIRECT or other processes' writes (docs/architecture.md).
+     */
+    MPROTECT("mprotect"),
     /** The worker's private plaintext snapshot, compared with the source at commit (libc memcmp). */
     COMPARE("compare");
 
     /** The values accepted, for the one-line error. */
-    public static final String ACCEPTED = "auto, uffd, compare";
-    /**
-     * Named by the issue, not built: write-protecting with mprotect(2) makes the kernel's own writes
-     * into a protected page (read(2), recv(2), io_uring) fail with EFAULT instead of faulting, which
-     * would change the host's behaviour; the refusal says so and names what to use.
-     */
-    static final String MPROTECT = "mprotect";
+    public static final String ACCEPTED = "auto, uffd, mprotect, compare";
 
     public final String key;
 

@@ -33,9 +33,14 @@ interface PageTracker {
     /** Every page of the range is tracked and unwritten since its last arm. */
     boolean clean(long addr, long len);
 
-    /** The shim's functions, or null when the shim is not loaded in the global scope. */
+    /** The shim's uffd functions, or null when the shim is not loaded in the global scope. */
     static PageTracker find() {
-        return Native.lookup();
+        return Native.lookup("pl_protect_");
+    }
+
+    /** The shim's mprotect functions (validate=mprotect), or null. */
+    static PageTracker findMprotect() {
+        return Native.lookup("pl_mprotect_");
     }
 
     /** What a negative {@link #probe} result means, for the log line. */
@@ -46,6 +51,7 @@ interface PageTracker {
             case -3 -> "the kernel lacks the PAGEMAP_SCAN ioctl (Linux >= 6.7)";
             case -4 -> "the self-test saw a write that was not reported";
             case -5 -> "inject_fault=no_uffd (test only)";
+            case -6 -> "libpipellm.so's read and sigaction are not the ones the process calls (mprotect needs the LD_PRELOAD role)";
             case Native.NOT_LOADED -> "libpipellm.so's pl_protect_* functions are not reachable";
             default -> "error " + code;
         };
@@ -73,22 +79,23 @@ interface PageTracker {
             this.clean = clean;
         }
 
-        static PageTracker lookup() {
+        static PageTracker lookup(String prefix) {
             try {
                 MethodHandle dlsym = LINKER.downcallHandle(LINKER.defaultLookup().find("dlsym").orElseThrow(),
                         FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
-                MemorySegment p = find(dlsym, "pl_protect_probe");
-                MemorySegment d = find(dlsym, "pl_protect_disable");
-                MemorySegment t = find(dlsym, "pl_protect_track");
-                MemorySegment u = find(dlsym, "pl_protect_untrack");
-                MemorySegment a = find(dlsym, "pl_protect_arm");
-                MemorySegment c = find(dlsym, "pl_protect_clean");
+                MemorySegment p = find(dlsym, prefix + "probe");
+                // mprotect has no disable: its probe is never injected to fail (it is chosen only explicitly)
+                MemorySegment d = prefix.equals("pl_protect_") ? find(dlsym, "pl_protect_disable") : p;
+                MemorySegment t = find(dlsym, prefix + "track");
+                MemorySegment u = find(dlsym, prefix + "untrack");
+                MemorySegment a = find(dlsym, prefix + "arm");
+                MemorySegment c = find(dlsym, prefix + "clean");
                 if (p == null || d == null || t == null || u == null || a == null || c == null) return null;
                 // the checks are short, never block and never call back into Java: critical downcalls
                 Linker.Option fast = Linker.Option.critical(false);
                 return new Native(
                         LINKER.downcallHandle(p, FunctionDescriptor.of(I)),
-                        LINKER.downcallHandle(d, FunctionDescriptor.ofVoid()),
+                        prefix.equals("pl_protect_") ? LINKER.downcallHandle(d, FunctionDescriptor.ofVoid()) : null,
                         LINKER.downcallHandle(t, FunctionDescriptor.of(I, L, L)),
                         LINKER.downcallHandle(u, FunctionDescriptor.of(I, L, L)),
                         LINKER.downcallHandle(a, FunctionDescriptor.of(L, L, L, L, I), fast),
@@ -116,6 +123,7 @@ interface PageTracker {
 
         @Override
         public void disable() {
+            if (disable == null) return;
             try {
                 disable.invokeExact();
             } catch (Throwable t) {

@@ -88,8 +88,7 @@ class ConfigTest {
         "cold_start=warm|cold_start|openssl, agent",
         "trace=/nonexistent-dir/t.pltrace|trace|a file to write, in an existing directory",
         "trace=/tmp|trace|a file to write, in an existing directory",
-        "validate=pages|validate|auto, uffd, compare",
-        "validate=mprotect|validate|EFAULT",
+        "validate=pages|validate|auto, uffd, mprotect, compare",
         "inject_fault=no_uffd|inject_fault|no_uffd:1",
     })
     void shouldNameTheKeyWhenAValueIsBad(String options, String key, String accepted) {

@@ -124,6 +124,20 @@ class WriteTrackingTest {
     }
 
     @Test
+    void mprotectShouldBeUsedOnlyWhenAskedForAndItsProbePasses() throws Exception {
+        Scripted uffd = new Scripted(), mprotect = new Scripted();
+        assertNotNull(ValidationChoice.choose(Config.parse("validate=mprotect"), new Counters(), uffd, mprotect));
+        Scripted notFirst = new Scripted();
+        notFirst.probe = -6;   // -agentpath: the shim's read/sigaction are not the ones the process calls
+        assertNull(ValidationChoice.choose(Config.parse("validate=mprotect"), new Counters(), uffd, notFirst));
+        assertNull(ValidationChoice.choose(Config.parse("validate=mprotect"), new Counters(), uffd, null));
+        Scripted neverAsked = new Scripted() {
+            @Override public int probe() { throw new AssertionError("auto must not probe mprotect"); }
+        };
+        assertNotNull(ValidationChoice.choose(Config.parse("validate=auto"), new Counters(), uffd, neverAsked));
+    }
+
+    @Test
     void injectedProbeFailureShouldReachTheProbeAndChooseCompare() throws Exception {
         Scripted t = new Scripted();
         assertNull(ValidationChoice.choose(Config.parse("validate=auto,inject_fault=no_uffd:1"), new Counters(), t));
