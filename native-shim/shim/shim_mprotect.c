@@ -282,6 +282,7 @@ int pl_mprotect_track(uint64_t addr, uint64_t len) {
 }
 
 int pl_mprotect_untrack(uint64_t addr, uint64_t len) {
+    (void)len;   /* the whole allocation: ranges are tracked per allocation */
     struct mp_range *r = range_of((uintptr_t)addr);
     if (!r) return -ENOENT;
     lock(r);
