@@ -180,7 +180,7 @@ public final class Pipeline {
 
     /** A committed (or abandoned) slot goes back to the pool. */
     public void release(Slot s, boolean committed, StatCounter whyNot) {
-        PipelineEvents.outcome(ring, s.predictor, s.depth, s.context, committed);
+        PipelineEvents.outcome(ring, s.predictor, s.depth, s.context, s.length, committed);
         if (committed) {
             jfr.commit(s.channel.id, s.seq, s.length);
         } else {

@@ -23,7 +23,7 @@ final class PipelineEvents {
     static final int SHAPE = 101;
     /**
      * A planned slot's fate, for the speculator's calibration: direction = 1 committed, 0 relinquished;
-     * hostAddress = predictor, deviceAddress = depth it was planned at, stream = context.
+     * hostAddress = predictor, deviceAddress = depth it was planned at, bytes = its length, stream = context.
      */
     static final int OUTCOME = 102;
 
@@ -32,8 +32,8 @@ final class PipelineEvents {
      * before it frees the slot: once FREE the planner may reuse it.
      */
     static void outcome(dev.pipellm.speculator.event.EventSink ring, int predictor, int depth, int context,
-                        boolean committed) {
-        if (predictor >= 0) ring.onEvent(OUTCOME, committed ? 1 : 0, predictor, depth, 0, context, 0);
+                        int length, boolean committed) {
+        if (predictor >= 0) ring.onEvent(OUTCOME, committed ? 1 : 0, predictor, depth, length, context, 0);
     }
 
     private PipelineEvents() {}

@@ -143,7 +143,7 @@ final class Planner implements EventSink, Runnable {
     public void onEvent(int type, int direction, long host, long device, long bytes, int stream, int thread) {
         switch (type) {
             case PipelineEvents.MESSAGE -> onMessage(host, device, bytes, stream, thread);
-            case PipelineEvents.OUTCOME -> speculator.onSlotOutcome((int) host, stream, device, direction == 1);
+            case PipelineEvents.OUTCOME -> speculator.onSlotOutcome((int) host, stream, device, bytes, direction == 1);
             case PipelineEvents.SHAPE -> {
                 int i = shapeNext++ & (SHAPES - 1);
                 shapeSrc[i] = host;
@@ -307,7 +307,7 @@ final class Planner implements EventSink, Runnable {
             counters.add(StatCounter.WASTED_ENCRYPTED_BYTES, length);
             // a ready slot nobody claimed was mispredicted (fields read before the CAS: once FREE the
             // planner may reuse it); one the workers had not finished says nothing about the prediction
-            PipelineEvents.outcome(outcomes, predictor, depth, context, false);
+            PipelineEvents.outcome(outcomes, predictor, depth, context, length, false);
         } else if (!s.cas(Slot.PLANNED, Slot.FREE) && !s.cas(Slot.ENCRYPTING, Slot.DROPPED)) {
             return false;
         }

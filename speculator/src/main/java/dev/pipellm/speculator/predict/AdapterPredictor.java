@@ -7,7 +7,8 @@ import dev.pipellm.speculator.event.CopyDirection;
  *
  * <p>An <i>episode</i> is a run of consecutive H2D copies of at least {@code minCopyBytes} bytes with known data
  * (an adapter load: S-LoRA copies each layer's pinned adapter tensor, the list twice; a PEFT-style driver copies
- * each A/B tensor). An episode is identified by its first copy. Once an adapter's first copy is seen, the rest of
+ * each A/B tensor); one small or fresh copy between two of its copies (a flag from another thread) pauses it,
+ * a second one ends it. An episode is identified by its first copy. Once an adapter's first copy is seen, the rest of
  * its list is predicted exactly (within-adapter order is fixed, workloads.md 3.5).
  *
  * <p>Before a load starts it predicts the adapter most likely to be needed that is not resident: popularity is
@@ -16,7 +17,8 @@ import dev.pipellm.speculator.event.CopyDirection;
  * adapters) after which an adapter had to be loaded again, i.e. the GPU slot count of an LRU cache. The
  * confidence of that guess is the candidate's share of non-resident popularity: low for flat popularity, high
  * for a dominant adapter. Which adapter a new request needs is only known when it arrives (workloads.md 5), so
- * a hint API ({@link HintPredictor}) is the way to be exact.
+ * a hint API ({@link HintPredictor}) is the way to be exact. Those guesses are planned under their own commit
+ * record ({@link Speculator#ADAPTER_GUESS}), apart from the lists followed once a load has started.
  *
  * <p>Fixed memory; single-threaded.
  */
@@ -45,6 +47,8 @@ public final class AdapterPredictor implements CopyPredictor {
     private long recording = -1;
     private long following = -1;
     private int followIdx;
+    /** A small copy came while recording: the episode ends at the next one unless a large copy continues it. */
+    private boolean recordingGrace;
 
     private final long[] loadHistory = new long[HISTORY];
     private final long[] residentIds = new long[HISTORY];
@@ -119,9 +123,22 @@ public final class AdapterPredictor implements CopyPredictor {
             return;
         }
         if (bytes < minCopyBytes || freshData) {
+            if (following >= 0 && recording < 0 && episodeValid(following)
+                    && followIdx < epCount[(int) following & episodeMask]) {
+                // A small or fresh copy in the middle of a known adapter's load (a flag, token ids from another
+                // thread) does not end it: the rest of the load still comes in order, and the next copy tells.
+                return;
+            }
+            if (recording >= 0 && !recordingGrace) {
+                // The same while recording: one small copy is a pause, not the end; a second one (the decode
+                // steps after the load) ends the episode where the large copies stopped.
+                recordingGrace = true;
+                return;
+            }
             endEpisode();
             return;
         }
+        recordingGrace = false;
         if (following >= 0 && episodeValid(following) && entryIs(following, followIdx, hostAddress, bytes)) {
             followIdx++;
             return;
@@ -172,6 +189,7 @@ public final class AdapterPredictor implements CopyPredictor {
 
     private void endEpisode() {
         following = -1;
+        recordingGrace = false;
         if (recording < 0) {
             return;
         }
@@ -302,7 +320,7 @@ public final class AdapterPredictor implements CopyPredictor {
                         && out.messageCount() < maxMessages; idx++) {
                     final int i = (int) (epStart[e] + idx) & entryMask;
                     out.append(aHost[i], aBytes[i], PredictionBuffer.DATA_KNOWN, candidateConfidence,
-                            predictorId);
+                            Speculator.ADAPTER_GUESS);
                 }
             }
         }

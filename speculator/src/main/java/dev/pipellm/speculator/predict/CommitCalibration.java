@@ -102,6 +102,15 @@ public final class CommitCalibration {
         return Math.min(DEPTH_BUCKETS - 1, 64 - Long.numberOfLeadingZeros(depthMessages));
     }
 
+    /** Depths of bucket {@code b} as text: "0", "1", "2-3", ..., "1024+". */
+    public static String bucketLabel(int b) {
+        if (b < 2) {
+            return Integer.toString(b);
+        }
+        final long lo = bucketStart(b);
+        return b == DEPTH_BUCKETS - 1 ? lo + "+" : lo + "-" + (2 * lo - 1);
+    }
+
     /** First depth (in messages) of bucket {@code b}. */
     static long bucketStart(int b) {
         return b == 0 ? 0 : 1L << (b - 1);

@@ -32,6 +32,13 @@ public final class Speculator implements EventSink {
     public static final int ADAPTER = 3;
     public static final int SUCCESSOR_STRIDE = 4;
     private static final int PREDICTORS = 5;
+    /**
+     * Not a predictor: the calibration row of the adapter predictor's guesses of the next adapter to load
+     * (popularity, before any of its copies is seen). Their commit record is nothing like that of the
+     * adapter lists it follows once a load started, so it is kept apart: slots it planned report it.
+     */
+    public static final int ADAPTER_GUESS = 5;
+    private static final int CALIBRATION_ROWS = 6;
 
     private final SpeculatorConfig config;
     private final CopyPredictor[] predictors;
@@ -55,6 +62,12 @@ public final class Speculator implements EventSink {
     private final long[] chosenCount;
     private final CommitCalibration calibration;
     private final IvShiftRate shifts = new IvShiftRate(SHIFT_HALF_LIFE_MESSAGES);
+    private final WasteBudget wasteBudget = new WasteBudget(WASTE_BUDGET);
+    /**
+     * Share of the copied bytes whose waste closes depth: 3%, under the 5% the pipeline promises, because the
+     * governor sees waste only once slots are given up (a window late).
+     */
+    private static final double WASTE_BUDGET = 0.03;
     private static final double SHIFT_HALF_LIFE_MESSAGES = 4096;
     /** The shift rate never stops the next two messages: those are the calibration's call. */
     private static final long SHIFT_MIN_DEPTH = 2;
@@ -90,12 +103,17 @@ public final class Speculator implements EventSink {
         slackByCopy = new SlackByCopy(SLACK_COPIES, config.relinquishCostNops);
         dirtyHost = new PairKeyTable(config.writeTrackerEntries, 4);
         chosenCount = new long[PREDICTORS];
-        calibration = new CommitCalibration(PREDICTORS, config.streamBuckets, config.minCommitProbability,
+        calibration = new CommitCalibration(CALIBRATION_ROWS, config.streamBuckets, config.minCommitProbability,
                 config.probeEvery);
     }
 
     public SpeculatorConfig config() {
         return config;
+    }
+
+    /** The waste governor (for tools and tests). */
+    public WasteBudget wasteBudget() {
+        return wasteBudget;
     }
 
     /** A prediction buffer sized for this speculator's query limits. */
@@ -142,6 +160,7 @@ public final class Speculator implements EventSink {
                     fresh = true;
                 }
                 score(hostAddress, bytes, stream, fresh);
+                wasteBudget.onCopied(bytes, PredictionBuffer.messagesOf(bytes, config.chunkBytes));
                 lastStream = stream;
                 h2dCopies++;
             }
@@ -264,22 +283,27 @@ public final class Speculator implements EventSink {
         for (int i = 0; i < out.copyCount(); i++) {
             // Calibrated: once slots this predictor planned at this depth have an outcome record, the
             // confidence is their measured commit probability; before that, the predictor's own estimate.
-            // The halving while the predictor has not re-locked applies to both.
+            // The halving while the predictor has not re-locked applies to both. The record is the copy's own
+            // predictor's: the adapter predictor's guesses of the next load have a row apart (ADAPTER_GUESS).
             final float own = out.copyConfidence(i);
-            out.setConfidence(i, calibration.probability(p, context, out.copyFirstMessage(i), own) * factor);
+            out.setConfidence(i, calibration.probability(out.copyPredictor(i), context,
+                    out.copyFirstMessage(i), own) * factor);
             out.setGapBefore(i, gap > 0 && slackByCopy.wantsSlack(out.copyHost(i)) ? gap : 0);
         }
-        out.setPlanning(context, plannable);
+        out.setPlanning(context, wasteBudget.cap(plannable, out.messageCount()));
         return out.messageCount();
     }
 
     /**
-     * The pipeline's report of a slot planned from a prediction of {@code predictor} in {@code context}
-     * (see {@link PredictionBuffer#context()}) at {@code depthMessages} messages ahead: committed, or
-     * relinquished (mispredicted, passed, or made stale by a CPU write). Allocation-free.
+     * The pipeline's report of a slot of {@code bytes} planned from a prediction of {@code predictor} in
+     * {@code context} (see {@link PredictionBuffer#context()}) at {@code depthMessages} messages ahead:
+     * committed, or relinquished (mispredicted, passed, or made stale by a CPU write). Allocation-free.
      */
-    public void onSlotOutcome(int predictor, int context, long depthMessages, boolean committed) {
+    public void onSlotOutcome(int predictor, int context, long depthMessages, long bytes, boolean committed) {
         calibration.onOutcome(predictor, context, depthMessages, committed);
+        if (!committed) {
+            wasteBudget.onWasted(bytes);
+        }
     }
 
     /**

@@ -194,7 +194,9 @@ public final class SwapBackPredictor implements CopyPredictor {
             final long seq = slot < 0 ? -1 : byHost.value1(slot);
             if (!freshData && entryValid(seq) && eBytes[(int) seq & entryMask] == bytes) {
                 onSwapIn(seq);
-            } else {
+            } else if (!freshData && bytes >= minCopyBytes) {
+                // Another block copy ends the swap-in; a small or fresh copy between two of its blocks (token
+                // ids, a flag from another thread) does not: the blocks after it still come in order.
                 active = false;
             }
         }

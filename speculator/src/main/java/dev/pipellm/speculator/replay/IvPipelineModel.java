@@ -106,7 +106,7 @@ public final class IvPipelineModel {
 
     private void outcome(int s, boolean committed) {
         if (outcomes != null && known[s]) {
-            outcomes.onSlotOutcome(pred[s], ctx[s], depth[s], committed);
+            outcomes.onSlotOutcome(pred[s], ctx[s], depth[s], len[s], committed);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.pipellm.speculator.replay;
 
+import dev.pipellm.speculator.predict.CommitCalibration;
 import dev.pipellm.speculator.predict.Speculator;
 import dev.pipellm.speculator.predict.SpeculatorConfig;
 import dev.pipellm.speculator.trace.CopyClass;
@@ -174,6 +175,17 @@ public final class Replay {
                 chosen.append(' ').append(sp.predictorName(p)).append('=').append(sp.chosenCount(p));
             }
             out.println(chosen);
+            final ReplayCounters tw = r.run().total();
+            if (tw.wastedBytes > 0) {
+                final StringBuilder byDepth = new StringBuilder("  wasted by plan depth (messages ahead):");
+                for (int b = 0; b < tw.wastedByPlanDepth.length; b++) {
+                    if (tw.wastedByPlanDepth[b] > 0) {
+                        byDepth.append(' ').append(CommitCalibration.bucketLabel(b)).append('=')
+                                .append(pct((double) tw.wastedByPlanDepth[b] / tw.wastedBytes));
+                    }
+                }
+                out.println(byDepth + "; waste budget cut the depth " + sp.wasteBudget().cuts() + " times");
+            }
             if (r.run().hasPatternChange()) {
                 out.println("  re-lock after the pattern change: " + (r.run().relockMessages() < 0 ? "never"
                         : r.run().relockMessages() + " messages"));

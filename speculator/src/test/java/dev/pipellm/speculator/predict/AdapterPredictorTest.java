@@ -23,7 +23,9 @@ class AdapterPredictorTest {
                 h2d(p, home(adapter, l), COPY);
             }
         }
-        h2dFresh(p, 0x9000, 64); // the step's inputs end the load
+        // the step's inputs end the load (one small copy alone would only pause it)
+        h2dFresh(p, 0x9000, 64);
+        h2dFresh(p, 0x9040, 32);
     }
 
     @Test
@@ -63,5 +65,60 @@ class AdapterPredictorTest {
         final PredictionBuffer b = predict(p, 1);
         assertEquals(home(7, 0), b.copyHost(0));
         assertTrue(b.copyConfidence(0) < 0.5f);
+        assertEquals(Speculator.ADAPTER_GUESS, b.copyPredictor(0), "a guess is calibrated apart from the lists");
+    }
+
+    @Test
+    void shouldFollowTheRestOfALoadAcrossOneSmallCopyInItsMiddle() {
+        final AdapterPredictor p = new AdapterPredictor(64 << 10, 1 << 12, 64);
+        load(p, 3);
+        load(p, 5);
+        h2d(p, home(3, 0), COPY);
+        h2d(p, home(3, 1), COPY);
+        h2dFresh(p, 0x7ff0_0000_0000L, 8);   // a flag from another thread
+        final PredictionBuffer b = predict(p, 4);
+        assertEquals(home(3, 2), b.copyHost(0), "the load goes on where it was");
+        assertTrue(b.copyConfidence(0) >= 0.9f);
+        assertTrue(b.copyPredictor(0) != Speculator.ADAPTER_GUESS, "followed, not guessed");
+    }
+
+    @Test
+    void shouldLearnAWholeAdapterWhenOneSmallCopyInterruptsItsFirstLoad() {
+        final AdapterPredictor p = new AdapterPredictor(64 << 10, 1 << 12, 64);
+        for (int l = 0; l < LAYERS; l++) {
+            h2d(p, home(4, l), COPY);
+            if (l == 3) {
+                h2dFresh(p, 0x7ff0_0000_0000L, 8);
+            }
+        }
+        for (int l = 0; l < LAYERS; l++) {
+            h2d(p, home(4, l), COPY);
+        }
+        h2dFresh(p, 0x9000, 64);
+        h2dFresh(p, 0x9040, 32);
+        load(p, 6);
+        h2d(p, home(4, 0), COPY);
+        final PredictionBuffer b = predict(p, 2 * LAYERS - 1);
+        assertEquals(2 * LAYERS - 1, b.copyCount(), "the copies after the pause belong to the same adapter");
+        for (int k = 0; k < b.copyCount(); k++) {
+            assertEquals(home(4, (k + 1) % LAYERS), b.copyHost(k), "copy " + k);
+        }
+    }
+
+    @Test
+    void shouldEndALoadAtTwoSmallCopies() {
+        final AdapterPredictor p = new AdapterPredictor(64 << 10, 1 << 12, 64);
+        load(p, 3);
+        load(p, 5);
+        h2d(p, home(3, 0), COPY);
+        final PredictionBuffer b = predict(p, 64);
+        int followed = 0;
+        for (int k = 0; k < b.copyCount(); k++) {
+            if (b.copyPredictor(k) != Speculator.ADAPTER_GUESS) {
+                assertEquals(home(3, (k + 1) % LAYERS), b.copyHost(k), "copy " + k);
+                followed++;
+            }
+        }
+        assertEquals(2 * LAYERS - 1, followed, "adapter 5's copies are not part of adapter 3's list");
     }
 }

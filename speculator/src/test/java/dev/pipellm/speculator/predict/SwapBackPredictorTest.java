@@ -8,6 +8,7 @@ import java.util.List;
 
 import static dev.pipellm.speculator.predict.PredictorFixtures.d2h;
 import static dev.pipellm.speculator.predict.PredictorFixtures.h2d;
+import static dev.pipellm.speculator.predict.PredictorFixtures.h2dFresh;
 import static dev.pipellm.speculator.predict.PredictorFixtures.predict;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -67,6 +68,24 @@ class SwapBackPredictorTest {
             assertEquals((long) in.get(group.length + 1 + k), b.copyHost(k), "copy " + k);
             assertTrue(b.copyConfidence(k) >= 0.9f);
         }
+    }
+
+    @Test
+    void shouldKeepFollowingTheSwapInAcrossASmallFreshCopyBetweenTwoOfItsBlocks() {
+        final SwapBackPredictor p = predictor();
+        final int[] group = {63, 62, 61, 57, 40};
+        swapOut(p, group);
+        swapOut(p, new int[] {10, 12, 14});
+        final List<Long> in = swapOrder(group);
+        for (int i = 0; i <= group.length; i++) {
+            h2d(p, in.get(i), S);
+        }
+        // a flag from another thread: 8 bytes of fresh data between two blocks of the swap-in
+        h2dFresh(p, 0x7ff0_0000_0000L, 8);
+        final PredictionBuffer b = predict(p, 64);
+        assertTrue(b.copyCount() > 0, "still predicting the swap-in");
+        assertEquals((long) in.get(group.length + 1), b.copyHost(0), "the next block, as without the flag");
+        assertTrue(b.copyConfidence(0) >= 0.9f);
     }
 
     @Test

@@ -66,4 +66,19 @@ class ReplayTargetsTest {
         assertTrue(spec.total().wasteShare() <= 0.05, "wasted " + spec.total().wastedBytes + " of "
                 + spec.total().h2dBytes);
     }
+
+    @Test
+    void shouldKeepWasteWithinFivePercentWhenSmallCopiesJitterInVllmSwapAndLoraTraffic() {
+        // --jitter: before each H2D copy an extra fresh 8-byte copy with this probability, and small input
+        // copies left out. Every swap and adapter copy is a message of its own, so each extra takes the IV of a
+        // planned slot: what is left to bound is everything else (a predictor thrown off by the extra copy).
+        final ReplayRun swap = new ReplayRun(SpeculatorConfig.defaults(), IvPipelineModel.Settings.defaults())
+                .run(new VllmSwapTrace(VllmSwapTrace.Params.defaults(SharedDataFixture.conv(), 600, 42)), 0.02, 5);
+        assertTrue(swap.total().wasteShare() <= 0.05, "vLLM swap, 2% jitter: wasted " + swap.total().wasteShare());
+        assertTrue(swap.total().classCoverage(CopyClass.KV_SWAP) >= 0.90,
+                "swap-in coverage " + swap.total().classCoverage(CopyClass.KV_SWAP));
+        final ReplayRun lora = new ReplayRun(SpeculatorConfig.defaults(), IvPipelineModel.Settings.defaults())
+                .run(new LoraTrace(LoraTrace.Params.defaults(SharedDataFixture.conv(), 400, false, 7)), 0.01, 5);
+        assertTrue(lora.total().wasteShare() <= 0.05, "LoRA, 1% jitter: wasted " + lora.total().wasteShare());
+    }
 }
