@@ -181,6 +181,32 @@ public final class RepeatingSequencePredictor implements CopyPredictor {
         }
     }
 
+    /**
+     * Expected size of the fresh copy at history position {@code pos}, {@code ahead} periods after its next
+     * occurrence: a copy whose size grew by the same step over the last two periods (a KV prefix loaded
+     * through a relay buffer, one token longer each step) goes on growing by it, so the messages it takes,
+     * and the IVs behind it, are planned right; otherwise its last size.
+     */
+    private long freshSize(long pos, long period, long ahead) {
+        final int i = (int) pos & mask;
+        final long prev = pos - period;
+        final long prev2 = prev - period;
+        if (!inWindow(prev2)) {
+            return logBytes[i];
+        }
+        final int j = (int) prev & mask;
+        final int h = (int) prev2 & mask;
+        if (!logFresh[j] || !logFresh[h]) {
+            return logBytes[i];
+        }
+        final long step = logBytes[i] - logBytes[j];
+        if (step == 0 || step != logBytes[j] - logBytes[h]) {
+            return logBytes[i];
+        }
+        final long size = logBytes[i] + step * (1 + ahead);
+        return size > 0 ? size : logBytes[i];
+    }
+
     /** True while locked onto a period. */
     public boolean locked() {
         return expected != NOT_LOCKED && inWindow(expected);
@@ -210,7 +236,8 @@ public final class RepeatingSequencePredictor implements CopyPredictor {
             // A fork's copy is predicted by size only: its IVs are reserved, so the rest of the period keeps
             // its IVs whichever candidate comes, and no candidate is pre-encrypted for nothing.
             final int flags = logFresh[i] || logFork[i] > FORK_RESERVE ? 0 : PredictionBuffer.DATA_KNOWN;
-            if (!out.append(logHost[i], logBytes[i], flags, c, predictorId)) {
+            final long bytes = logFresh[i] ? freshSize(pos, period, k / period) : logBytes[i];
+            if (!out.append(logHost[i], bytes, flags, c, predictorId)) {
                 break;
             }
             n++;

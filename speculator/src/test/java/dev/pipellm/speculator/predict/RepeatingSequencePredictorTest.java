@@ -57,6 +57,43 @@ class RepeatingSequencePredictorTest {
     }
 
     @Test
+    void shouldPredictARelayThatGrowsByTheSameStepEveryPeriodAtItsNextSize() {
+        // FlexGen with the KV cache on the CPU: per layer a weight copy, then the K/V prefix through a relay
+        // buffer the CPU fills right before the copy, one token (here 458,752 B) longer every step.
+        final RepeatingSequencePredictor p = new RepeatingSequencePredictor(1024);
+        final long relay = 0x7f80_0000_0000L;
+        final long step = 458_752;
+        for (int token = 0; token < 4; token++) {
+            for (int l = 0; l < 3; l++) {
+                h2d(p, weight(l), 16 * MB);
+                h2dFresh(p, relay + l * 0x1000_0000L, 20 * MB + token * step);
+            }
+        }
+        h2d(p, weight(0), 16 * MB);
+        assertTrue(p.locked());
+        final PredictionBuffer b = predict(p, 11);
+        assertFalse(b.copyDataKnown(0));
+        assertEquals(20 * MB + 4 * step, b.copyBytes(0), "layer 0's relay, one token longer than last time");
+        assertEquals(16 * MB, b.copyBytes(1));
+        assertEquals(20 * MB + 4 * step, b.copyBytes(2), "layer 1's relay");
+        assertEquals(20 * MB + 5 * step, b.copyBytes(6), "a period further: two tokens longer");
+    }
+
+    @Test
+    void shouldKeepARelaysLastSizeWhenItDidNotGrowSteadily() {
+        final RepeatingSequencePredictor p = new RepeatingSequencePredictor(1024);
+        final long relay = 0x7f80_0000_0000L;
+        final long[] sizes = {20 * MB, 21 * MB, 23 * MB};
+        for (long size : sizes) {
+            h2d(p, weight(0), 16 * MB);
+            h2dFresh(p, relay, size);
+        }
+        h2d(p, weight(0), 16 * MB);
+        final PredictionBuffer b = predict(p, 1);
+        assertEquals(23 * MB, b.copyBytes(0));
+    }
+
+    @Test
     void shouldSkipAheadWhenExpectedCopiesAreMissing() {
         final RepeatingSequencePredictor p = new RepeatingSequencePredictor(1024);
         cycle(p, 0, 10);
