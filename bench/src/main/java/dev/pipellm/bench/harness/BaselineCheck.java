@@ -41,9 +41,13 @@ final class BaselineCheck {
     }
 
     static Map<String, Figure> read(Path file) {
-        final JsonNode doc;
+        return read(file, readDoc(file));
+    }
+
+    /** The baseline's document; a file that is absent or not JSON is an IllegalArgumentException naming it. */
+    static JsonNode readDoc(Path file) {
         try {
-            doc = Harness.JSON.readTree(file.toFile());
+            return Harness.JSON.readTree(file.toFile());
         } catch (NoSuchFileException e) {
             throw new IllegalArgumentException("--check: baseline '" + file + "': no such file");
         } catch (JacksonException e) {
@@ -55,6 +59,9 @@ final class BaselineCheck {
             }
             throw new UncheckedIOException("cannot read " + file, e);
         }
+    }
+
+    static Map<String, Figure> read(Path file, JsonNode doc) {
         try {
             return figures(doc);
         } catch (IllegalArgumentException e) {

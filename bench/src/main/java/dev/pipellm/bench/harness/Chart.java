@@ -10,6 +10,7 @@ import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -120,9 +121,10 @@ final class Chart {
         final JsonNode c = results.path("calibration");
         return String.format(Locale.ROOT, "%d cores, load at start %s; %d round(s), medians; bound: %d worker(s), "
                         + "memcpy %.1f GB/s, AES-256-GCM %.1f GB/s; %s", m.path("cores").asInt(),
-                m.path("load_at_start").asText("?"), p.path("repeats").asInt(), c.path("workers").asInt(),
-                c.path("memcpy_gbps").asDouble(), c.path("aes_256_gcm_gbps").asDouble(),
-                results.path("generated_at").asText(""));
+                String.join(" ", Arrays.copyOf(m.path("load_at_start").asText("?").split(" "), 1)),
+                p.path("repeats").asInt(), c.path("workers").asInt(), c.path("memcpy_gbps").asDouble(),
+                c.path("aes_256_gcm_gbps").asDouble(), results.path("generated_at").asText("").replaceAll(
+                        ":\\d\\d\\.\\d+Z$", "Z"));
     }
 
     /** The series names a chart of {@code results} shows (the modes' labels, then the bound). */

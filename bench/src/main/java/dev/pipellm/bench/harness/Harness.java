@@ -83,7 +83,13 @@ public final class Harness {
         int loops = 2;
         int workers = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
         Path check = null;
+        int layers = 1;
+        boolean verifyFirst = true;
+        boolean layersGiven = false;
         boolean workloadsGiven = false;
+        boolean modesGiven = false;
+        boolean repeatsGiven = false;
+        boolean loopsGiven = false;
         boolean quick = false;
         String shared = null;
         Path outDir = null;
@@ -102,6 +108,7 @@ public final class Harness {
                     }
                 }
                 case "--modes" -> {
+                    modesGiven = true;
                     final List<Mode> m = new ArrayList<>();
                     for (String n : need(args, ++i, "--modes", "a comma-separated list of: nocc, off, sync, pipellm")
                             .split(",")) {
@@ -116,6 +123,7 @@ public final class Harness {
                     modes = m;
                 }
                 case "--repeats" -> {
+                    repeatsGiven = true;
                     final String v = need(args, ++i, "--repeats", "a positive integer below 100");
                     try {
                         repeats = Integer.parseInt(v);
@@ -128,6 +136,7 @@ public final class Harness {
                     }
                 }
                 case "--loops" -> {
+                    loopsGiven = true;
                     final String v = need(args, ++i, "--loops", "a positive integer below 100");
                     try {
                         loops = Integer.parseInt(v);
@@ -153,6 +162,27 @@ public final class Harness {
                 }
                 case "--check" -> check = Path.of(need(args, ++i, "--check", "a baseline results.json"));
                 case "--quick" -> quick = true;
+                case "--verify" -> {
+                    final String v = need(args, ++i, "--verify", "first or off");
+                    if (!v.equals("first") && !v.equals("off")) {
+                        throw new UsageException("bench workloads: --verify '" + v + "' is not valid: expected first "
+                                + "(the first round checks every device byte) or off (simgpu's sampled checks only)");
+                    }
+                    verifyFirst = v.equals("first");
+                }
+                case "--layers" -> {
+                    layersGiven = true;
+                    final String v = need(args, ++i, "--layers", "a positive integer (decoder layers of FlexGen)");
+                    try {
+                        layers = Integer.parseInt(v);
+                    } catch (NumberFormatException e) {
+                        layers = -1;
+                    }
+                    if (layers < 1 || layers > 96) {
+                        throw new UsageException("bench workloads: --layers '" + v + "' is not valid: expected an "
+                                + "integer from 1 to 96 (decoder layers kept in FlexGen workloads)");
+                    }
+                }
                 case "--shared" -> shared = need(args, ++i, "--shared", "a directory");
                 case "--out-dir" -> outDir = Path.of(need(args, ++i, "--out-dir", "a directory"));
                 case "--seed" -> {
@@ -166,7 +196,7 @@ public final class Harness {
                 }
                 default -> throw new UsageException("bench workloads: unknown option '" + args[i]
                         + "' (accepted: --workloads LIST, --modes LIST, --repeats N, --loops N, --workers N, "
-                        + "--quick, --out-dir DIR, --shared DIR, --seed N, --check BASELINE.json)");
+                        + "--layers N, --verify first|off, --quick, --out-dir DIR, --shared DIR, --seed N, --check BASELINE.json)");
             }
         }
         final Path root = Path.of(System.getProperty("pipellm.root", System.getenv().getOrDefault("PIPELLM_ROOT",
@@ -176,13 +206,37 @@ public final class Harness {
         }
         Map<String, BaselineCheck.Figure> baseline = null;
         if (check != null) {
-            baseline = BaselineCheck.read(check);
+            // What the baseline measured is what this run measures, unless the command line says otherwise: the
+            // same workloads, modes, rounds, loops and sizes (ratios of other settings are not comparable).
+            final JsonNode doc = BaselineCheck.readDoc(check);
+            baseline = BaselineCheck.read(check, doc);
             if (!workloadsGiven) {
                 workloads = BaselineCheck.workloads(baseline);
             }
+            if (!modesGiven) {
+                final List<Mode> m = new ArrayList<>();
+                for (BaselineCheck.Figure f : baseline.values()) {
+                    MODES.stream().filter(x -> x.name().equals(f.mode()) && !m.contains(x)).findFirst()
+                            .ifPresent(m::add);
+                }
+                if (!m.isEmpty() && m.get(0).name().equals("nocc")) {
+                    modes = m;
+                }
+            }
+            final JsonNode p = doc.path("parameters");
+            if (!repeatsGiven && p.path("repeats").isInt()) {
+                repeats = p.path("repeats").asInt();
+            }
+            if (!loopsGiven && p.path("loops").isInt()) {
+                loops = p.path("loops").asInt();
+            }
+            quick |= p.path("quick").asBoolean(false);
+            if (!layersGiven && p.path("layers").isInt()) {
+                layers = p.path("layers").asInt();
+            }
         }
         final Run0 run = new Harness.Run0(root, outDir, workloads, modes, repeats, loops, workers, quick, shared,
-                seed);
+                seed, layers, verifyFirst);
         final int rc = run.run();
         if (baseline == null) {
             return rc;
@@ -223,7 +277,7 @@ public final class Harness {
 
     /** One harness run (its parameters and results). */
     private record Run0(Path root, Path outDir, List<String> workloads, List<Mode> modes, int repeats, int loops,
-                        int workers, boolean quick, String shared, long seed) {
+                        int workers, boolean quick, String shared, long seed, int layers, boolean verifyFirst) {
         int run() {
             try {
                 Files.createDirectories(outDir.resolve("traces"));
@@ -237,8 +291,9 @@ public final class Harness {
             final Map<String, Path> traces = new LinkedHashMap<>();
             final Map<String, TraceStats> stats = new LinkedHashMap<>();
             for (String name : workloads) {
-                final Workloads.Workload w = Workloads.byName(name, shared, quick, seed);
-                final Path f = outDir.resolve("traces").resolve(name + (quick ? "-quick" : "") + ".pltrace");
+                final Workloads.Workload w = Workloads.byName(name, shared, quick, seed, layers);
+                final Path f = outDir.resolve("traces").resolve(name + (quick ? "-quick" : "")
+                        + (layers > 1 && name.startsWith("flexgen") ? "-l" + layers : "") + ".pltrace");
                 w.write(f);
                 ws.put(name, w);
                 traces.put(name, f);
@@ -268,7 +323,8 @@ public final class Harness {
             }
             progress(done, total, "done", started);
             System.err.println();
-            final Report report = new Report(ws, cells, workloads, modes, repeats, loops, quick, load, stats, cal);
+            final Report report = new Report(ws, cells, workloads, modes, repeats, loops, quick, layers, load, stats,
+                    cal);
             System.out.print(report.table());
             final Path json = outDir.resolve("results.json");
             final Path md = outDir.resolve("summary.md");
@@ -295,7 +351,7 @@ public final class Harness {
                 // check runs after the timed part, but costs a second pass over the trace's data).
                 final ProcessBuilder pb = new ProcessBuilder(root.resolve("pipellm").toString(), "trace", "play",
                         trace.toString(), "--cc", m.cc(), "--mode", m.launcherMode(),
-                        round == 0 ? "--verify=full" : "--verify=off", "--loops=" + loops);
+                        round == 0 && verifyFirst ? "--verify=full" : "--verify=off", "--loops=" + loops);
                 pb.environment().put("PIPELLM_SUMMARY", "0");
                 pb.environment().put("PIPELLM_STATS", stats.toString());
                 pb.environment().putIfAbsent("SIMGPU_VERIFY", "sampled:16");
@@ -311,7 +367,7 @@ public final class Harness {
                 for (String line : out.split("\n")) {
                     if (line.startsWith("trace_play workload=")) {
                         result = line;
-                    } else if (line.startsWith("trace_play verify=ok") || (round > 0
+                    } else if (line.startsWith("trace_play verify=ok") || ((round > 0 || !verifyFirst)
                             && line.startsWith("trace_play verify=off"))) {
                         verified = true;
                     }

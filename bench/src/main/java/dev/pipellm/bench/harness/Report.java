@@ -24,13 +24,15 @@ final class Report {
     private final int repeats;
     private final int loops;
     private final boolean quick;
+    private final int layers;
     private final String load;
     private final Map<String, TraceStats> stats;
     private final Calibration cal;
 
     Report(Map<String, Workloads.Workload> workloads, Map<String, Harness.Cell> cells, List<String> order,
-           List<Harness.Mode> modes, int repeats, int loops, boolean quick, String load, Map<String, TraceStats> stats,
-           Calibration cal) {
+           List<Harness.Mode> modes, int repeats, int loops, boolean quick, int layers, String load,
+           Map<String, TraceStats> stats, Calibration cal) {
+        this.layers = layers;
         this.stats = stats;
         this.cal = cal;
         this.workloads = workloads;
@@ -84,8 +86,9 @@ final class Report {
                 }
                 final double t = c.medianThroughput();
                 final double ratio = t / noCc(w);
-                b.append(String.format(Locale.ROOT, "  %-11s %14.4g %6.0f%% %9.3f %8.1f%% %8.0f%% %10s %10s %8s %8s%s%n",
-                        m.label(), t, 100 * c.spread(), ratio, 100 * (1 - ratio), 100 * ratio / br,
+                b.append(String.format(Locale.ROOT, "  %-11s %14.4g %6.0f%% %9.3f %8.1f%% %9s %10s %10s %8s %8s%s%n",
+                        m.label(), t, 100 * c.spread(), ratio, 100 * (1 - ratio), m.name().equals("nocc") ? ""
+                                : String.format(Locale.ROOT, "%.0f%%", 100 * ratio / br),
                         stat(c, "fast_path_messages"), stat(c, "slow_path_messages"),
                         share(c, "fast_path_messages", "h2d_messages"),
                         share(c, "wasted_encrypted_bytes", "pre_encrypted_bytes"),
@@ -133,6 +136,7 @@ final class Report {
         params.put("repeats", repeats);
         params.put("loops", loops);
         params.put("quick", quick);
+        params.put("layers", layers);
         params.put("simgpu_verify", System.getenv().getOrDefault("SIMGPU_VERIFY", "sampled:16"));
         params.put("cold_start", System.getenv().getOrDefault("PIPELLM_COLD_START", "agent"));
         params.put("interleaved", true);
