@@ -32,7 +32,7 @@ printf 'not a trace' >"$tmp/bad.pltrace"
 check trace_play_names_a_bad_file 2 "" "^trace play: $tmp/bad.pltrace: truncated header" -- \
     "$pipellm" trace play --cc off --mode off "$tmp/bad.pltrace"
 check trace_stats_names_a_bad_file 2 "" "^$tmp/bad.pltrace: truncated header" -- "$pipellm" trace stats "$tmp/bad.pltrace"
-check trace_generate_lists_the_workloads 2 "" "^bench: unknown workload 'gpt5' \(accepted: flexgen-opt30b, " -- \
+check trace_generate_lists_the_workloads 2 "" "^bench: unknown workload 'gpt5' \(accepted: flexgen-opt13b, flexgen-opt30b, " -- \
     "$pipellm" trace generate gpt5 --out "$tmp/x.pltrace"
 check trace_generate_then_stats 0 "h2d_copies=115 " "" -- sh -c \
     "'$pipellm' trace generate tiny --out '$tmp/tiny.pltrace' >/dev/null && '$pipellm' trace stats '$tmp/tiny.pltrace'"
@@ -66,7 +66,8 @@ print('ok' if ($2) else 'not ok: ' + json.dumps(r)[:400])" "$tmp/bench/results.j
 }
 json_check bench_workloads_writes_json "r['schema'] == 'pipellm-bench/1' and [x['ratio_to_no_cc'] for x in r['results'] if x['mode'] == 'nocc'] == [1.0]"
 json_check bench_workloads_reports_the_bound "all(0 < x['bound_ratio'] <= 1 and 'fraction_of_bound' in x for x in r['results'])"
-json_check bench_workloads_calibrates "r['calibration']['memcpy_gbps'] > 0 and r['calibration']['aes_256_gcm_gbps'] > 0 and r['calibration']['workers'] >= 1"
+json_check bench_workloads_calibrates "r['calibration']['memcpy_gbps'] > 0 and r['calibration']['aes_256_gcm_gbps'] > 0 and r['calibration']['workers'] >= 1 and r['calibration']['cores'] >= 1"
+json_check bench_workloads_times_the_cpu "all(x['runs'][0]['cpu_s'] > 0 for x in r['results'])"
 json_check bench_workloads_json_names_every_mode "[x['mode'] for x in r['results']] == ['nocc', 'off', 'sync', 'pipellm']"
 json_check bench_workloads_json_has_machine_and_parameters "all(x['machine']['cores'] >= 1 and x['parameters']['model'] == 'opt-tiny' for x in r['results'])"
 json_check bench_workloads_json_has_agent_statistics "all(('agent' in x['runs'][0]) == (x['mode'] in ('sync', 'pipellm')) for x in r['results'])"

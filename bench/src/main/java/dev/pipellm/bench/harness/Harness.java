@@ -244,9 +244,19 @@ public final class Harness {
         final List<String> failures = BaselineCheck.compare(baseline,
                 BaselineCheck.figures(readJson(outDir.resolve("results.json"))));
         failures.forEach(System.out::println);
-        if (failures.isEmpty()) {
-            System.out.println("bench check: every sync and pipellm ratio_to_no_cc and fraction_of_bound is within its "
-                    + "tolerance of " + check);
+        final String verdict = failures.isEmpty() ? "bench check: every sync and pipellm ratio_to_no_cc and "
+                + "fraction_of_bound is within its tolerance of " + check : "bench check: " + failures.size()
+                + " figure(s) regressed against " + check;
+        System.out.println(verdict);
+        // The CI job page shows summary.md: the gate's verdict goes there too.
+        final StringBuilder md = new StringBuilder("\n## Regression gate\n\n").append(failures.isEmpty() ? "Passed: "
+                : "**Failed**: ").append(verdict.substring("bench check: ".length())).append(".\n");
+        failures.forEach(f -> md.append("\n- ").append(f.substring("bench check: ".length())));
+        try {
+            Files.writeString(outDir.resolve("summary.md"), md.append('\n').toString(),
+                    java.nio.file.StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + outDir.resolve("summary.md"), e);
         }
         return failures.isEmpty() ? rc : 1;
     }

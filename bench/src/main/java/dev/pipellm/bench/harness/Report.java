@@ -49,6 +49,10 @@ final class Report {
         return cells.get(w + "/nocc").medianThroughput();
     }
 
+    private static String verify() {
+        return System.getenv().getOrDefault("SIMGPU_VERIFY", "sampled:16");
+    }
+
     /** The analytic bound's throughput ratio to no CC (Calibration.boundSeconds), NaN without a no-CC result. */
     double boundRatio(String w) {
         final Harness.Cell nocc = cells.get(w + "/nocc");
@@ -56,8 +60,10 @@ final class Report {
             return Double.NaN;
         }
         final double t0 = nocc.medianWall();
+        final double cpu = Harness.median(nocc.runs.stream().filter(r -> r.fields().containsKey("cpu_s"))
+                .mapToDouble(r -> Double.parseDouble(r.fields().get("cpu_s"))).toArray());
         final TraceStats s = stats.get(w);
-        return t0 / cal.boundSeconds(t0, s.h2dBytes, s.d2hBytes);
+        return t0 / cal.boundSeconds(t0, cpu, s.h2dBytes, s.d2hBytes, Calibration.ceShare(verify()));
     }
 
     private static String unitOf(Workloads.Workload w) {
@@ -97,8 +103,8 @@ final class Report {
         }
         b.append(String.format(Locale.ROOT, "%nbound: no CC plus, per H2D byte, a commit's memcpy (%.2f GB/s here) "
                 + "and per D2H byte a decryption (AES-256-GCM %.2f GB/s here),%nor the workers' encryption of every H2D "
-                + "byte if that takes longer (docs/benchmarks.md)", cal.memcpyBytesPerS() / 1e9,
-                cal.aesGcmBytesPerS() / 1e9));
+                + "byte, or all that CPU work and the no-CC run's own on %d cores, whichever takes longest "
+                + "(docs/benchmarks.md)", cal.memcpyBytesPerS() / 1e9, cal.aesGcmBytesPerS() / 1e9, cal.cores()));
         b.append("\n/ no CC: the mode's median throughput over no CC's, same run; overhead: 1 - that ratio; of bound: "
                 + "that ratio over the bound's;\nspread: (max - min) / median over the rounds; fast / slow msgs: "
                 + "PIPELLM_STATS fast_path_messages, slow_path_messages;\nfast H2D: fast_path_messages / h2d_messages; "
@@ -132,12 +138,13 @@ final class Report {
         num(c, "memcpy_gbps", cal.memcpyBytesPerS() / 1e9);
         num(c, "aes_256_gcm_gbps", cal.aesGcmBytesPerS() / 1e9);
         c.put("workers", cal.workers());
+        c.put("cores", cal.cores());
         final ObjectNode params = d.putObject("parameters");
         params.put("repeats", repeats);
         params.put("loops", loops);
         params.put("quick", quick);
         params.put("layers", layers);
-        params.put("simgpu_verify", System.getenv().getOrDefault("SIMGPU_VERIFY", "sampled:16"));
+        params.put("simgpu_verify", verify());
         params.put("cold_start", System.getenv().getOrDefault("PIPELLM_COLD_START", "agent"));
         params.put("interleaved", true);
         final ArrayNode results = d.putArray("results");
@@ -164,6 +171,9 @@ final class Report {
                     o.put("round", run.round());
                     num(o, "wall_s", run.wallS());
                     num(o, "throughput", run.throughput());
+                    if (run.fields().containsKey("cpu_s")) {
+                        num(o, "cpu_s", Double.parseDouble(run.fields().get("cpu_s")));
+                    }
                     for (String k : List.of("h2d_copies", "h2d_bytes", "d2h_copies", "d2h_bytes",
                             "h2d_driver_crypto_ns", "d2h_driver_crypto_ns")) {
                         if (run.fields().containsKey(k)) {
