@@ -85,6 +85,7 @@ public final class Harness {
         Path check = null;
         int layers = 1;
         boolean verifyFirst = true;
+        boolean verifyGiven = false;
         boolean layersGiven = false;
         boolean workloadsGiven = false;
         boolean modesGiven = false;
@@ -169,6 +170,7 @@ public final class Harness {
                                 + "(the first round checks every device byte) or off (simgpu's sampled checks only)");
                     }
                     verifyFirst = v.equals("first");
+                    verifyGiven = true;
                 }
                 case "--layers" -> {
                     layersGiven = true;
@@ -231,6 +233,9 @@ public final class Harness {
                 loops = p.path("loops").asInt();
             }
             quick |= p.path("quick").asBoolean(false);
+            if (!verifyGiven && p.path("verify").isTextual()) {
+                verifyFirst = !p.path("verify").asText().equals("off");
+            }
             if (!layersGiven && p.path("layers").isInt()) {
                 layers = p.path("layers").asInt();
             }
@@ -333,8 +338,8 @@ public final class Harness {
             }
             progress(done, total, "done", started);
             System.err.println();
-            final Report report = new Report(ws, cells, workloads, modes, repeats, loops, quick, layers, load, stats,
-                    cal);
+            final Report report = new Report(ws, cells, workloads, modes, repeats, loops, quick, layers, verifyFirst,
+                    load, stats, cal);
             System.out.print(report.table());
             final Path json = outDir.resolve("results.json");
             final Path md = outDir.resolve("summary.md");

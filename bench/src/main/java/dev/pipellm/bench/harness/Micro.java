@@ -160,16 +160,18 @@ public final class Micro {
                     + "start ").append(doc.path("load_at_start").asText()).append(".\n\n")
                     .append("| set | benchmark | parameters | score | error | unit | GB/s |\n|---|---|---|---:|---:|---|---:|\n");
         } else {
-            b.append(String.format(Locale.ROOT, "%n%-16s %-38s %-36s %12s %10s %-6s %7s%n", "set", "benchmark",
+            b.append(String.format(Locale.ROOT, "%n%-16s %-40s %-40s %10s %9s %-6s %7s%n", "set", "benchmark",
                     "parameters", "score", "error", "unit", "GB/s"));
         }
         for (JsonNode r : doc.path("results")) {
             final String gbps = r.path("gbps").isNumber() ? String.format(Locale.ROOT, "%.2f", r.path("gbps")
                     .asDouble()) : "";
-            final String f = markdown ? "| %s | %s | %s | %.4g | %.2g | %s | %s |%n" : "%-16s %-38s %-36s %12.4g %10.2g %-6s %7s%n";
+            // JMH gives no error with fewer than 3 iterations (--quick): n/a
+            final String err = r.path("error").isNumber() ? String.format(Locale.ROOT, "%.2g", r.path("error")
+                    .asDouble()) : "n/a";
+            final String f = markdown ? "| %s | %s | %s | %.4g | %s | %s | %s |%n" : "%-16s %-40s %-40s %10.4g %9s %-6s %7s%n";
             b.append(String.format(Locale.ROOT, f, r.path("set").asText(), r.path("benchmark").asText(),
-                    r.path("params").asText(), r.path("score").asDouble(), r.path("error").asDouble(),
-                    r.path("unit").asText(), gbps));
+                    r.path("params").asText(), r.path("score").asDouble(), err, r.path("unit").asText(), gbps));
         }
         return b.toString();
     }

@@ -25,14 +25,16 @@ final class Report {
     private final int loops;
     private final boolean quick;
     private final int layers;
+    private final boolean verifyFirst;
     private final String load;
     private final Map<String, TraceStats> stats;
     private final Calibration cal;
 
     Report(Map<String, Workloads.Workload> workloads, Map<String, Harness.Cell> cells, List<String> order,
-           List<Harness.Mode> modes, int repeats, int loops, boolean quick, int layers, String load,
-           Map<String, TraceStats> stats, Calibration cal) {
+           List<Harness.Mode> modes, int repeats, int loops, boolean quick, int layers, boolean verifyFirst,
+           String load, Map<String, TraceStats> stats, Calibration cal) {
         this.layers = layers;
+        this.verifyFirst = verifyFirst;
         this.stats = stats;
         this.cal = cal;
         this.workloads = workloads;
@@ -144,6 +146,7 @@ final class Report {
         params.put("loops", loops);
         params.put("quick", quick);
         params.put("layers", layers);
+        params.put("verify", verifyFirst ? "first" : "off");
         params.put("simgpu_verify", verify());
         params.put("cold_start", System.getenv().getOrDefault("PIPELLM_COLD_START", "agent"));
         params.put("interleaved", true);
