@@ -85,6 +85,11 @@ check bench_check_fails_on_a_regression 1 "^bench check: tiny pipellm: ratio_to_
 check bench_baseline_needs_two_runs 2 "" "^bench baseline: usage: " -- "$pipellm" bench baseline --out "$tmp/b.json" "$tmp/bench/results.json"
 check bench_baseline_records_tolerances 0 "tiny/pipellm/ratio_to_no_cc" "" -- \
     "$pipellm" bench baseline --out "$tmp/b.json" "$tmp/bench/results.json" "$tmp/bench2/results.json"
+# a team's own trace: a recorded program replayed by the harness as it is (throughput in replays of its timed loop)
+check bench_replays_a_recorded_trace 0 "replays/s" "" -- \
+    "$pipellm" bench --workloads "$tmp/r.pltrace" --modes nocc,sync --repeats 1 --loops 1 --out-dir "$tmp/bench3"
+check bench_names_a_missing_trace 2 "" "^bench workloads: trace '$tmp/none.pltrace': no such file$" -- \
+    "$pipellm" bench --workloads "$tmp/none.pltrace"
 check demo_refuses_arguments 2 "" "^pipellm: demo: unknown argument '--frob'" -- "$pipellm" demo --frob
 check bench_micro_refuses_an_unknown_option 2 "" "^pipellm: bench --micro: unknown option '--frob' \(accepted: --quick, --out-dir DIR\)$" -- \
     "$pipellm" bench --micro --frob

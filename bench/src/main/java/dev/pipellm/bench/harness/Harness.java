@@ -102,9 +102,13 @@ public final class Harness {
                     workloads = List.of(need(args, ++i, "--workloads", "a comma-separated list of: "
                             + Workloads.accepted()).split(","));
                     for (String w : workloads) {
-                        if (!Workloads.NAMES.contains(w)) {
+                        if (Workloads.isTraceFile(w)) {
+                            if (!Files.isRegularFile(Path.of(w))) {
+                                throw new UsageException("bench workloads: trace '" + w + "': no such file");
+                            }
+                        } else if (!Workloads.NAMES.contains(w)) {
                             throw new UsageException("bench workloads: unknown workload '" + w + "' (accepted: "
-                                    + Workloads.accepted() + ")");
+                                    + Workloads.accepted() + ", or a trace file FILE.pltrace)");
                         }
                     }
                 }
@@ -306,10 +310,18 @@ public final class Harness {
             final Map<String, Path> traces = new LinkedHashMap<>();
             final Map<String, TraceStats> stats = new LinkedHashMap<>();
             for (String name : workloads) {
-                final Workloads.Workload w = Workloads.byName(name, shared, quick, seed, layers);
-                final Path f = outDir.resolve("traces").resolve(name + (quick ? "-quick" : "")
-                        + (layers > 1 && name.startsWith("flexgen") ? "-l" + layers : "") + ".pltrace");
-                w.write(f);
+                // A trace file (a team's recorded server) is replayed as it is; a generated workload is written first.
+                final Workloads.Workload w;
+                final Path f;
+                if (Workloads.isTraceFile(name)) {
+                    f = Path.of(name);
+                    w = Workloads.ofTrace(f);
+                } else {
+                    w = Workloads.byName(name, shared, quick, seed, layers);
+                    f = outDir.resolve("traces").resolve(name + (quick ? "-quick" : "")
+                            + (layers > 1 && name.startsWith("flexgen") ? "-l" + layers : "") + ".pltrace");
+                    w.write(f);
+                }
                 ws.put(name, w);
                 traces.put(name, f);
                 stats.put(name, TraceStats.of(f));
@@ -331,7 +343,7 @@ public final class Harness {
                         progress(done, total, w + " " + m.name() + " (round " + (round + 1) + "/" + repeats + ")",
                                 started);
                         final Cell c = cells.get(w + "/" + m.name());
-                        verifyFailed |= playOnce(traces.get(w), m, round, c);
+                        verifyFailed |= playOnce(traces.get(w), m, round, c, ws.get(w).units());
                         done++;
                     }
                 }
@@ -358,7 +370,7 @@ public final class Harness {
             return verifyFailed ? 1 : 0;
         }
 
-        private boolean playOnce(Path trace, Mode m, int round, Cell c) {
+        private boolean playOnce(Path trace, Mode m, int round, Cell c, long units) {
             final Path stats = outDir.resolve("pipellm-stats.json");
             try {
                 Files.deleteIfExists(stats);
@@ -399,7 +411,8 @@ public final class Harness {
                     f.put(mt.group(1), mt.group(2));
                 }
                 final double wall = Double.parseDouble(f.get("wall_s"));
-                final double thr = Double.parseDouble(f.getOrDefault("throughput", "NaN"));
+                // the player's units / wall_s; a trace without units (recorded) counts replays of its timed loop
+                final double thr = f.containsKey("throughput") ? Double.parseDouble(f.get("throughput")) : units / wall;
                 c.runs.add(new Run(round, wall, thr, f, Files.exists(stats) ? JSON.readTree(stats.toFile()) : null));
                 return false;
             } catch (IOException e) {

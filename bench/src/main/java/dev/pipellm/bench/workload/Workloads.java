@@ -53,6 +53,40 @@ public final class Workloads {
     private Workloads() {
     }
 
+    /** A workload argument that names a trace file (a path, or a name ending .pltrace) rather than a generator. */
+    public static boolean isTraceFile(String name) {
+        return name.contains("/") || name.endsWith(".pltrace");
+    }
+
+    /**
+     * A trace file replayed as it is (a team's recorded server): its name, unit and units from the trace's metadata
+     * where it has them (generated traces do), else the file's name and one "replay" per timed loop.
+     */
+    public static Workload ofTrace(Path file) {
+        final Map<String, String> meta;
+        try (dev.pipellm.bench.trace.TraceReader r = dev.pipellm.bench.trace.TraceReader.open(file)) {
+            meta = r.meta();
+        }
+        final String unit = meta.getOrDefault("unit", "replay");
+        long units = 1;
+        try {
+            units = Long.parseLong(meta.getOrDefault("units", "1"));
+        } catch (NumberFormatException e) {
+            units = 1;
+        }
+        final Map<String, String> params = new LinkedHashMap<>();
+        params.put("trace", file.toString());
+        params.put("source", meta.getOrDefault("source", "recorded"));
+        meta.forEach((k, v) -> {
+            if (k.startsWith("param.")) {
+                params.put(k.substring("param.".length()), v);
+            }
+        });
+        final String describe = meta.getOrDefault("describe", "trace " + file.getFileName() + " ("
+                + meta.getOrDefault("command", meta.getOrDefault("source", "recorded")) + ")");
+        return new Workload(file.toString(), describe, unit, units, params, null, null);
+    }
+
     public static String accepted() {
         return String.join(", ", NAMES);
     }
