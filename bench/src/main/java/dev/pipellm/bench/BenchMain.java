@@ -1,5 +1,6 @@
 package dev.pipellm.bench;
 
+import dev.pipellm.bench.harness.BaselineCheck;
 import dev.pipellm.bench.harness.BaselineMaker;
 import dev.pipellm.bench.harness.Harness;
 import dev.pipellm.bench.harness.Micro;
@@ -32,7 +33,7 @@ public final class BenchMain {
 
     static int run(String[] args) {
         if (args.length == 0) {
-            throw new UsageException("bench: no command given (accepted: generate, stats, workloads, baseline, micro)");
+            throw new UsageException("bench: no command given (accepted: generate, stats, workloads, baseline, check, micro)");
         }
         final String[] rest = Arrays.copyOfRange(args, 1, args.length);
         return switch (args[0]) {
@@ -40,9 +41,10 @@ public final class BenchMain {
             case "stats" -> stats(rest);
             case "workloads" -> Harness.main(rest);
             case "baseline" -> BaselineMaker.main(rest);
+            case "check" -> BaselineCheck.main(rest);
             case "micro" -> Micro.main(rest);
             default -> throw new UsageException("bench: unknown command '" + args[0]
-                    + "' (accepted: generate, stats, workloads, baseline, micro)");
+                    + "' (accepted: generate, stats, workloads, baseline, check, micro)");
         };
     }
 

@@ -23,7 +23,7 @@ import java.util.Map;
  * baseline's and this run's (max - min) / median (the ratio of two medians moves by about the sum of their
  * relative spreads); never below {@link #MIN_TOLERANCE}.
  */
-final class BaselineCheck {
+public final class BaselineCheck {
     /** Never tighter than 5 points: a handful of rounds on a shared 2-core machine undercounts noise. */
     static final double MIN_TOLERANCE = 0.05;
     static final List<String> CHECKED_MODES = List.of("sync", "pipellm");
@@ -142,6 +142,36 @@ final class BaselineCheck {
             }
         }
         return failures;
+    }
+
+    /** {@code bench check --baseline B.json RESULTS.json...}: the check of results already measured, offline. */
+    public static int main(String[] args) {
+        Path base = null;
+        final List<Path> runs = new ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--baseline") && i + 1 < args.length) {
+                base = Path.of(args[++i]);
+            } else if (args[i].startsWith("-")) {
+                throw new dev.pipellm.bench.BenchMain.UsageException("bench check: unknown option '" + args[i]
+                        + "' (accepted: --baseline FILE)");
+            } else {
+                runs.add(Path.of(args[i]));
+            }
+        }
+        if (base == null || runs.isEmpty()) {
+            throw new dev.pipellm.bench.BenchMain.UsageException("bench check: usage: bench check --baseline "
+                    + "BASELINE.json RESULTS.json...");
+        }
+        final Map<String, Figure> b = read(base);
+        int failed = 0;
+        for (Path r : runs) {
+            final List<String> f = compare(b, read(r));
+            System.out.println(r + ": " + (f.isEmpty() ? "pass" : "FAIL"));
+            f.forEach(x -> System.out.println("  " + x));
+            failed += f.isEmpty() ? 0 : 1;
+        }
+        System.out.println("bench check: " + (runs.size() - failed) + " of " + runs.size() + " passed against " + base);
+        return failed == 0 ? 0 : 1;
     }
 
     static double tolerance(Figure base, Figure cur, String figure, Figure baseNocc, Figure curNocc) {

@@ -16,12 +16,15 @@ import java.util.Map;
 /**
  * {@code bench baseline --out BASELINE.json RESULTS.json...}: a baseline for {@code --check} from several runs of
  * the same command. Each checked figure (see {@link BaselineCheck}) becomes the median over the runs, and its
- * tolerance {@code max(MIN_TOLERANCE, SPREAD_FACTOR x (median - min))}: twice the deepest dip below the median that
- * the recorded runs showed, so that a run as noisy as the worst recorded one passes with room to spare and a
- * regression larger than the noise fails. The runs' values are kept under {@code gate.observed}.
+ * tolerance {@code min(max(MIN_TOLERANCE, SPREAD_FACTOR x (median - min)), MAX_SHARE x median)}: twice the
+ * deepest dip below the median that the recorded runs showed, so that a run as noisy as the worst recorded one
+ * passes with room to spare, but never more than three quarters of the median, so that the gate can always fail:
+ * a figure that lost more than that is a collapse whatever the noise. The runs' values are kept under
+ * {@code gate.observed}.
  */
 public final class BaselineMaker {
     static final double SPREAD_FACTOR = 2.0;
+    static final double MAX_SHARE = 0.75;
 
     private BaselineMaker() {
     }
@@ -82,8 +85,8 @@ public final class BaselineMaker {
         }
         final ObjectNode gate = b.putObject("gate");
         gate.put("runs", runs.size());
-        gate.put("rule", "figure = median over the runs; tolerance = max(" + BaselineCheck.MIN_TOLERANCE + ", "
-                + SPREAD_FACTOR + " x (median - min))");
+        gate.put("rule", "figure = median over the runs; tolerance = min(max(" + BaselineCheck.MIN_TOLERANCE + ", "
+                + SPREAD_FACTOR + " x (median - min)), " + MAX_SHARE + " x median)");
         final ObjectNode tol = gate.putObject("tolerances");
         final ObjectNode obs = gate.putObject("observed");
         for (JsonNode r : b.path("results")) {
@@ -99,8 +102,8 @@ public final class BaselineMaker {
                 final ArrayNode list = obs.putArray(key(r, f));
                 v.forEach(list::add);
                 if (BaselineCheck.CHECKED_MODES.contains(r.path("mode").asText())) {
-                    tol.put(key(r, f), Math.max(BaselineCheck.MIN_TOLERANCE,
-                            SPREAD_FACTOR * (med - Arrays.stream(a).min().orElse(med))));
+                    tol.put(key(r, f), Math.min(Math.max(BaselineCheck.MIN_TOLERANCE,
+                            SPREAD_FACTOR * (med - Arrays.stream(a).min().orElse(med))), MAX_SHARE * med));
                 }
             }
         }

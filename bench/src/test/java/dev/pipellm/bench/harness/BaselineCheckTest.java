@@ -110,4 +110,18 @@ class BaselineCheckTest {
         assertTrue(f.get(0).contains("the tolerance 0.160 (recorded in the baseline from the spread of its runs"),
                 f.get(0));
     }
+
+    @Test
+    void shouldNeverRecordAToleranceThatLetsAFigureCollapse() throws Exception {
+        // a run at 0.1 among 0.9 and 1.0: 2 x (0.9 - 0.1) = 1.6, capped at three quarters of the median 0.9
+        final List<com.fasterxml.jackson.databind.JsonNode> runs = new java.util.ArrayList<>();
+        for (double r : new double[] {1.0, 0.1, 0.9}) {
+            runs.add(Harness.JSON.readTree(results(r, 0, 0)));
+        }
+        final com.fasterxml.jackson.databind.JsonNode b = BaselineMaker.make(runs);
+        assertEquals(0.675, b.path("gate").path("tolerances").path("w/pipellm/ratio_to_no_cc").asDouble(), 1e-9);
+        final Map<String, BaselineCheck.Figure> base = BaselineCheck.figures(b);
+        assertTrue(BaselineCheck.compare(base, figures(results(0.23, 0, 0))).isEmpty());
+        assertEquals(2, BaselineCheck.compare(base, figures(results(0.22, 0, 0))).size());
+    }
 }
