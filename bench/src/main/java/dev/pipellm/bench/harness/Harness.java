@@ -22,10 +22,11 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * {@code ./pipellm bench workloads}: generates each workload's trace, replays it with {@code ./pipellm trace play}
- * under every mode (no CC, vanilla CC, sync, pipellm), interleaved (each round starts one mode later) and repeated,
- * and reports each mode's median throughput and its ratio to no CC: a terminal table, a JSON file and a Markdown
- * summary (schema in docs/benchmarks.md).
+ * {@code ./pipellm bench [workloads]}: generates each workload's trace (or takes a trace file as it is), replays it
+ * with {@code ./pipellm trace play} under every mode (no CC, vanilla CC, sync, pipellm), interleaved (each round
+ * starts one mode later) and repeated, and reports each mode's median throughput, its ratio to no CC and to the
+ * analytic bound ({@link Calibration}): a terminal table, results.json, summary.md and the chart ({@link Chart});
+ * with {@code --check}, the comparison with a baseline ({@link BaselineCheck}). Schema in docs/benchmarks.md.
  */
 public final class Harness {
     /** A mode of the harness: its name, simgpu's CC and the launcher's --mode. */
