@@ -1,6 +1,5 @@
 package dev.pipellm.bench.harness;
 
-import dev.pipellm.bench.BenchMain.UsageException;
 import dev.pipellm.bench.trace.TraceStats;
 import dev.pipellm.bench.workload.Workloads;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -78,175 +77,19 @@ public final class Harness {
     }
 
     public static int main(String[] args) {
-        List<String> workloads = Workloads.DEFAULT;
-        List<Mode> modes = MODES;
-        int repeats = 3;
-        int loops = 2;
-        int workers = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
-        Path check = null;
-        int layers = 1;
-        boolean verifyFirst = true;
-        boolean verifyGiven = false;
-        boolean layersGiven = false;
-        boolean workloadsGiven = false;
-        boolean modesGiven = false;
-        boolean repeatsGiven = false;
-        boolean loopsGiven = false;
-        boolean quick = false;
-        String shared = null;
-        Path outDir = null;
-        long seed = 1;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--workloads" -> {
-                    workloadsGiven = true;
-                    workloads = List.of(need(args, ++i, "--workloads", "a comma-separated list of: "
-                            + Workloads.accepted()).split(","));
-                    for (String w : workloads) {
-                        if (Workloads.isTraceFile(w)) {
-                            if (!Files.isRegularFile(Path.of(w))) {
-                                throw new UsageException("bench workloads: trace '" + w + "': no such file");
-                            }
-                        } else if (!Workloads.NAMES.contains(w)) {
-                            throw new UsageException("bench workloads: unknown workload '" + w + "' (accepted: "
-                                    + Workloads.accepted() + ", or a trace file FILE.pltrace)");
-                        }
-                    }
-                }
-                case "--modes" -> {
-                    modesGiven = true;
-                    final List<Mode> m = new ArrayList<>();
-                    for (String n : need(args, ++i, "--modes", "a comma-separated list of: nocc, off, sync, pipellm")
-                            .split(",")) {
-                        m.add(MODES.stream().filter(x -> x.name().equals(n)).findFirst().orElseThrow(
-                                () -> new UsageException("bench workloads: unknown mode '" + n
-                                        + "' (accepted: nocc, off, sync, pipellm)")));
-                    }
-                    if (!m.get(0).name().equals("nocc")) {
-                        throw new UsageException("bench workloads: --modes must start with nocc (the ratios are to "
-                                + "no CC)");
-                    }
-                    modes = m;
-                }
-                case "--repeats" -> {
-                    repeatsGiven = true;
-                    final String v = need(args, ++i, "--repeats", "a positive integer below 100");
-                    try {
-                        repeats = Integer.parseInt(v);
-                    } catch (NumberFormatException e) {
-                        repeats = -1;
-                    }
-                    if (repeats < 1 || repeats > 99) {
-                        throw new UsageException("bench workloads: --repeats '" + v
-                                + "' is not valid: expected a positive integer below 100");
-                    }
-                }
-                case "--loops" -> {
-                    loopsGiven = true;
-                    final String v = need(args, ++i, "--loops", "a positive integer below 100");
-                    try {
-                        loops = Integer.parseInt(v);
-                    } catch (NumberFormatException e) {
-                        loops = -1;
-                    }
-                    if (loops < 1 || loops > 99) {
-                        throw new UsageException("bench workloads: --loops '" + v
-                                + "' is not valid: expected a positive integer below 100");
-                    }
-                }
-                case "--workers" -> {
-                    final String v = need(args, ++i, "--workers", "an integer from 1 to 64");
-                    try {
-                        workers = Integer.parseInt(v);
-                    } catch (NumberFormatException e) {
-                        workers = -1;
-                    }
-                    if (workers < 1 || workers > 64) {
-                        throw new UsageException("bench workloads: --workers '" + v
-                                + "' is not valid: expected an integer from 1 to 64 (encrypt workers of the bound)");
-                    }
-                }
-                case "--check" -> check = Path.of(need(args, ++i, "--check", "a baseline results.json"));
-                case "--quick" -> quick = true;
-                case "--verify" -> {
-                    final String v = need(args, ++i, "--verify", "first or off");
-                    if (!v.equals("first") && !v.equals("off")) {
-                        throw new UsageException("bench workloads: --verify '" + v + "' is not valid: expected first "
-                                + "(the first round checks every device byte) or off (simgpu's sampled checks only)");
-                    }
-                    verifyFirst = v.equals("first");
-                    verifyGiven = true;
-                }
-                case "--layers" -> {
-                    layersGiven = true;
-                    final String v = need(args, ++i, "--layers", "a positive integer (decoder layers of FlexGen)");
-                    try {
-                        layers = Integer.parseInt(v);
-                    } catch (NumberFormatException e) {
-                        layers = -1;
-                    }
-                    if (layers < 1 || layers > 96) {
-                        throw new UsageException("bench workloads: --layers '" + v + "' is not valid: expected an "
-                                + "integer from 1 to 96 (decoder layers kept in FlexGen workloads)");
-                    }
-                }
-                case "--shared" -> shared = need(args, ++i, "--shared", "a directory");
-                case "--out-dir" -> outDir = Path.of(need(args, ++i, "--out-dir", "a directory"));
-                case "--seed" -> {
-                    final String v = need(args, ++i, "--seed", "an integer");
-                    try {
-                        seed = Long.parseLong(v);
-                    } catch (NumberFormatException e) {
-                        throw new UsageException("bench workloads: --seed '" + v + "' is not valid: expected an "
-                                + "integer");
-                    }
-                }
-                default -> throw new UsageException("bench workloads: unknown option '" + args[i]
-                        + "' (accepted: --workloads LIST, --modes LIST, --repeats N, --loops N, --workers N, "
-                        + "--layers N, --verify first|off, --quick, --out-dir DIR, --shared DIR, --seed N, --check BASELINE.json)");
-            }
-        }
+        final HarnessOptions o = HarnessOptions.parse(args);
         final Path root = Path.of(System.getProperty("pipellm.root", System.getenv().getOrDefault("PIPELLM_ROOT",
                 ".")));
-        if (outDir == null) {
-            outDir = root.resolve("build/bench");
-        }
+        final Path outDir = o.outDir != null ? o.outDir : root.resolve("build/bench");
         Map<String, BaselineCheck.Figure> baseline = null;
+        final Path check = o.check;
         if (check != null) {
-            // What the baseline measured is what this run measures, unless the command line says otherwise: the
-            // same workloads, modes, rounds, loops and sizes (ratios of other settings are not comparable).
             final JsonNode doc = BaselineCheck.readDoc(check);
             baseline = BaselineCheck.read(check, doc);
-            if (!workloadsGiven) {
-                workloads = BaselineCheck.workloads(baseline);
-            }
-            if (!modesGiven) {
-                final List<Mode> m = new ArrayList<>();
-                for (BaselineCheck.Figure f : baseline.values()) {
-                    MODES.stream().filter(x -> x.name().equals(f.mode()) && !m.contains(x)).findFirst()
-                            .ifPresent(m::add);
-                }
-                if (!m.isEmpty() && m.get(0).name().equals("nocc")) {
-                    modes = m;
-                }
-            }
-            final JsonNode p = doc.path("parameters");
-            if (!repeatsGiven && p.path("repeats").isInt()) {
-                repeats = p.path("repeats").asInt();
-            }
-            if (!loopsGiven && p.path("loops").isInt()) {
-                loops = p.path("loops").asInt();
-            }
-            quick |= p.path("quick").asBoolean(false);
-            if (!verifyGiven && p.path("verify").isTextual()) {
-                verifyFirst = !p.path("verify").asText().equals("off");
-            }
-            if (!layersGiven && p.path("layers").isInt()) {
-                layers = p.path("layers").asInt();
-            }
+            o.adoptBaseline(doc, baseline);
         }
-        final Run0 run = new Harness.Run0(root, outDir, workloads, modes, repeats, loops, workers, quick, shared,
-                seed, layers, verifyFirst);
+        final Run0 run = new Harness.Run0(root, outDir, o.workloads, o.modes, o.repeats, o.loops, o.workers, o.quick,
+                o.shared, o.seed, o.layers, o.verifyFirst);
         final int rc = run.run();
         if (baseline == null) {
             return rc;
@@ -277,13 +120,6 @@ public final class Harness {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + p, e);
         }
-    }
-
-    private static String need(String[] args, int i, String option, String what) {
-        if (i >= args.length || args[i].startsWith("--")) {
-            throw new UsageException(option + " needs a value: " + what);
-        }
-        return args[i];
     }
 
     static double median(double[] v) {
