@@ -13,7 +13,8 @@
  * --loops=N replays the timed part N times (the same records, host writes continuing their
  * generations) and reports the last one: the earlier loops warm up PipeLLM's agent (JIT, the IV
  * learner, the predictors), as a long-running server would have been.
- * Output: one result line "trace_play ... wall_s=..." (statistics of the timed part), then
+ * Output: one result line "trace_play ... wall_s=... cpu_s=..." (statistics of the timed part; cpu_s:
+ * the CPU time the whole process used meanwhile, every thread), then
  * "trace_play verify=ok ..." (or verify=off). Exit 0; 1: a CUDA call failed or verification failed;
  * 2: bad arguments or a bad trace file (one line naming the file, the record and the byte).
  *
@@ -32,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -101,10 +103,26 @@ static void *xmalloc(size_t n) {
     return p;
 }
 
+/* Transparent huge pages for the host memory the player fills (where the kernel gives them on request):
+ * first-touch faults of GBs of buffers otherwise dominate a FlexGen trace's setup (4 KiB pages: ~10 s
+ * of system time for 5 GB on the development VM). Advice only: failure (a real GPU's pinned memory,
+ * a kernel without THP) changes nothing. */
+static void huge_pages(void *p, size_t n) {
+    uintptr_t lo = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, hi = ((uintptr_t)p + n) & ~(uintptr_t)4095;
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+}
+
 static void *xmap(size_t n) {
     void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) { fprintf(stderr, "trace play: mmap of %zu bytes failed: %s\n", n, strerror(errno)); exit(1); }
+    huge_pages(p, n);
     return p;
+}
+
+static double cpu_s(void) { /* CPU time of the whole process: this thread, simgpu's, the agent's */
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec * 1e-6;
 }
 
 static double now_s(void) {
@@ -389,7 +407,7 @@ static void region_alloc(size_t ri, size_t rec) {
     size_t n = r->size ? r->size : 1;
     switch (r->kind) {
     case MEM_DEVICE: CK(rec, cudaMalloc(&p, n)); break;
-    case MEM_PINNED: CK(rec, cudaHostAlloc(&p, n, cudaHostAllocDefault)); break;
+    case MEM_PINNED: CK(rec, cudaHostAlloc(&p, n, cudaHostAllocDefault)); huge_pages(p, n); break;
     case MEM_REGISTERED: p = xmap(n); CK(rec, cudaHostRegister(p, n, cudaHostRegisterDefault)); break;
     default: p = xmap(n);
     }
@@ -597,13 +615,14 @@ int main(int argc, char **argv) {
 
     sim_stats s0 = {0}, s1 = {0};
     uint64_t gen = 0, ncompute = 0, computed_ns = 0;
-    double t0 = 0, mark_on = 0, mark_off = 0;
+    double t0 = 0, c0 = 0, mark_on = 0, mark_off = 0;
     for (int loop = 0; loop < loops; loop++) {
     if (loop == loops - 1) { /* the timed loop: the earlier ones warm the runtime up */
         CK((size_t)-1, cudaDeviceSynchronize());
         if (get_stats) CK((size_t)-1, get_stats(&s0));
         ncompute = computed_ns = 0;
         mark_on = mark_off = 0;
+        c0 = cpu_s();
         t0 = now_s();
     }
     for (size_t i = first; i < last; i++) {
@@ -652,13 +671,13 @@ int main(int argc, char **argv) {
     }
     }
     CK(g_nrecs, cudaDeviceSynchronize());
-    double t1 = now_s();
+    double t1 = now_s(), c1 = cpu_s();
     if (get_stats) CK((size_t)-1, get_stats(&s1));
 
     double wall = t1 - t0;
     printf("trace_play workload=%s records=%zu regions=%zu loops=%d", workload, g_nrecs, g_nregions, loops);
     if (unit[0] && units[0]) printf(" unit=%s units=%s throughput=%.6g", unit, units, strtod(units, NULL) / wall);
-    printf(" wall_s=%.6f", wall);
+    printf(" wall_s=%.6f cpu_s=%.6f", wall, c1 - c0);
     if (mark_on && mark_off) printf(" steady_s=%.6f", mark_off - mark_on);
     if (get_stats) {
         printf(" stats=simgpu h2d_copies=%llu h2d_bytes=%llu d2h_copies=%llu d2h_bytes=%llu d2d_copies=%llu d2d_bytes=%llu"

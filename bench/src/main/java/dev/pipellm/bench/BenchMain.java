@@ -1,6 +1,9 @@
 package dev.pipellm.bench;
 
+import dev.pipellm.bench.harness.BaselineCheck;
+import dev.pipellm.bench.harness.BaselineMaker;
 import dev.pipellm.bench.harness.Harness;
+import dev.pipellm.bench.harness.Micro;
 import dev.pipellm.bench.trace.TraceFormatException;
 import dev.pipellm.bench.trace.TraceReader;
 import dev.pipellm.bench.trace.TraceStats;
@@ -30,15 +33,18 @@ public final class BenchMain {
 
     static int run(String[] args) {
         if (args.length == 0) {
-            throw new UsageException("bench: no command given (accepted: generate, stats, workloads)");
+            throw new UsageException("bench: no command given (accepted: generate, stats, workloads, baseline, check, micro)");
         }
         final String[] rest = Arrays.copyOfRange(args, 1, args.length);
         return switch (args[0]) {
             case "generate" -> generate(rest);
             case "stats" -> stats(rest);
             case "workloads" -> Harness.main(rest);
+            case "baseline" -> BaselineMaker.main(rest);
+            case "check" -> BaselineCheck.main(rest);
+            case "micro" -> Micro.main(rest);
             default -> throw new UsageException("bench: unknown command '" + args[0]
-                    + "' (accepted: generate, stats, workloads)");
+                    + "' (accepted: generate, stats, workloads, baseline, check, micro)");
         };
     }
 

@@ -13,9 +13,9 @@ import javax.crypto.spec.SecretKeySpec;
  * AES-256-GCM GB/s of the JDK's engine (1 MiB messages, warmed up: the agent's own AES-GCM is this engine). The
  * analytic bound ({@link #boundSeconds}) is computed from them.
  */
-record Calibration(double memcpyBytesPerS, double aesGcmBytesPerS, int workers) {
+record Calibration(double memcpyBytesPerS, double aesGcmBytesPerS, int workers, int cores) {
     static Calibration measure(int workers) {
-        return new Calibration(memcpy(), aesGcm(), workers);
+        return new Calibration(memcpy(), aesGcm(), workers, Runtime.getRuntime().availableProcessors());
     }
 
     private static double memcpy() {
@@ -82,16 +82,43 @@ record Calibration(double memcpyBytesPerS, double aesGcmBytesPerS, int workers) 
     }
 
     /**
-     * The shortest time a perfect PipeLLM could take for a trace that took {@code noCcSeconds} without CC: every
-     * H2D byte encrypted ahead of time, on {@code workers} cores at the engine's rate, the app's thread paying only
-     * the commit's copy of the ciphertext (memcpy) per H2D byte and the decryption of every D2H byte (nothing
-     * decrypts D2H ahead of time):
-     * {@code max(noCc + h2d / memcpy + d2h / aes, h2d / (workers x aes))}. It ignores that the workers share
-     * cores with the app and simgpu (on this 2-core machine they do), so it is an upper bound on throughput.
+     * The shortest time a perfect PipeLLM could take for a trace that took {@code noCcSeconds} (and
+     * {@code noCcCpuSeconds} of the process's CPU, every thread) without CC: every H2D byte encrypted ahead of
+     * time at the engine's rate, the app's thread paying only the commit's copy of the ciphertext (memcpy) per H2D
+     * byte and the decryption of every D2H byte (nothing decrypts D2H ahead of time). Three limits, the largest
+     * wins:
+     * <ul>
+     *   <li>the app's thread: {@code noCc + h2d / memcpy + d2h / aes};</li>
+     *   <li>the encrypt workers: {@code h2d / (workers x aes)};</li>
+     *   <li>the cores that exist here, all work together: {@code (noCcCpu + h2d x (1/aes + 1/memcpy + f/aes) +
+     *       d2h x 2/aes) / cores}: the no-CC run's own CPU (simgpu's copies included), the workers' encryption,
+     *       the commits, simgpu's copy engine decrypting the share {@code f} of H2D messages it checks
+     *       ({@code SIMGPU_VERIFY}) and encrypting every D2H one, the app decrypting it (a real GPU's copy
+     *       engine costs the CPU nothing: on a GPU this term is smaller).</li>
+     * </ul>
+     * It ignores scheduling (the workers wait for the copies they predict), so it is an upper bound on
+     * throughput; with {@code noCcCpuSeconds} unknown (NaN) the third limit is left out.
      */
-    double boundSeconds(double noCcSeconds, long h2dBytes, long d2hBytes) {
+    double boundSeconds(double noCcSeconds, double noCcCpuSeconds, long h2dBytes, long d2hBytes, double ceShare) {
         final double app = noCcSeconds + h2dBytes / memcpyBytesPerS + d2hBytes / aesGcmBytesPerS;
         final double enc = h2dBytes / (workers * aesGcmBytesPerS);
-        return Math.max(app, enc);
+        final double cpu = Double.isNaN(noCcCpuSeconds) ? 0 : (noCcCpuSeconds + h2dBytes * (1 / aesGcmBytesPerS
+                + 1 / memcpyBytesPerS + ceShare / aesGcmBytesPerS) + d2hBytes * 2 / aesGcmBytesPerS) / cores;
+        return Math.max(app, Math.max(enc, cpu));
+    }
+
+    /** The share of H2D messages simgpu's copy engine decrypts and checks: SIMGPU_VERIFY full (1), sampled:N, off. */
+    static double ceShare(String verify) {
+        if (verify == null || verify.equals("full")) {
+            return 1;
+        }
+        if (verify.startsWith("sampled:")) {
+            try {
+                return 1.0 / Math.max(1, Integer.parseInt(verify.substring("sampled:".length())));
+            } catch (NumberFormatException e) {
+                return 1;
+            }
+        }
+        return verify.equals("off") ? 0 : 1;
     }
 }

@@ -1,8 +1,10 @@
 package dev.pipellm.bench.harness;
 
-import dev.pipellm.bench.BenchMain.UsageException;
 import dev.pipellm.bench.trace.TraceStats;
 import dev.pipellm.bench.workload.Workloads;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -19,10 +21,11 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * {@code ./pipellm bench workloads}: generates each workload's trace, replays it with {@code ./pipellm trace play}
- * under every mode (no CC, vanilla CC, sync, pipellm), interleaved (each round starts one mode later) and repeated,
- * and reports each mode's median throughput and its ratio to no CC: a terminal table, a JSON file and a Markdown
- * summary (schema in docs/benchmarks.md).
+ * {@code ./pipellm bench [workloads]}: generates each workload's trace (or takes a trace file as it is), replays it
+ * with {@code ./pipellm trace play} under every mode (no CC, vanilla CC, sync, pipellm), interleaved (each round
+ * starts one mode later) and repeated, and reports each mode's median throughput, its ratio to no CC and to the
+ * analytic bound ({@link Calibration}): a terminal table, results.json, summary.md and the chart ({@link Chart});
+ * with {@code --check}, the comparison with a baseline ({@link BaselineCheck}). Schema in docs/benchmarks.md.
  */
 public final class Harness {
     /** A mode of the harness: its name, simgpu's CC and the launcher's --mode. */
@@ -36,9 +39,12 @@ public final class Harness {
     private static final Pattern KV = Pattern.compile("([a-z0-9_]+)=(\\S+)");
 
     /** One measured run. */
-    public record Run(int round, double wallS, double throughput, Map<String, String> fields, long fastPath,
-                      long slowPath, long coldStart) {
+    /** One measured run: the player's result line's fields and the agent's PIPELLM_STATS (null without it). */
+    public record Run(int round, double wallS, double throughput, Map<String, String> fields, JsonNode agent) {
     }
+
+    /** Reads and writes results.json and baselines. */
+    static final ObjectMapper JSON = new ObjectMapper();
 
     /** Results of one workload under one mode. */
     public static final class Cell {
@@ -71,138 +77,49 @@ public final class Harness {
     }
 
     public static int main(String[] args) {
-        List<String> workloads = Workloads.DEFAULT;
-        List<Mode> modes = MODES;
-        int repeats = 2;
-        int loops = 2;
-        int workers = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
-        Path check = null;
-        boolean workloadsGiven = false;
-        boolean quick = false;
-        String shared = null;
-        Path outDir = null;
-        long seed = 1;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--workloads" -> {
-                    workloadsGiven = true;
-                    workloads = List.of(need(args, ++i, "--workloads", "a comma-separated list of: "
-                            + Workloads.accepted()).split(","));
-                    for (String w : workloads) {
-                        if (!Workloads.NAMES.contains(w)) {
-                            throw new UsageException("bench workloads: unknown workload '" + w + "' (accepted: "
-                                    + Workloads.accepted() + ")");
-                        }
-                    }
-                }
-                case "--modes" -> {
-                    final List<Mode> m = new ArrayList<>();
-                    for (String n : need(args, ++i, "--modes", "a comma-separated list of: nocc, off, sync, pipellm")
-                            .split(",")) {
-                        m.add(MODES.stream().filter(x -> x.name().equals(n)).findFirst().orElseThrow(
-                                () -> new UsageException("bench workloads: unknown mode '" + n
-                                        + "' (accepted: nocc, off, sync, pipellm)")));
-                    }
-                    if (!m.get(0).name().equals("nocc")) {
-                        throw new UsageException("bench workloads: --modes must start with nocc (the ratios are to "
-                                + "no CC)");
-                    }
-                    modes = m;
-                }
-                case "--repeats" -> {
-                    final String v = need(args, ++i, "--repeats", "a positive integer below 100");
-                    try {
-                        repeats = Integer.parseInt(v);
-                    } catch (NumberFormatException e) {
-                        repeats = -1;
-                    }
-                    if (repeats < 1 || repeats > 99) {
-                        throw new UsageException("bench workloads: --repeats '" + v
-                                + "' is not valid: expected a positive integer below 100");
-                    }
-                }
-                case "--loops" -> {
-                    final String v = need(args, ++i, "--loops", "a positive integer below 100");
-                    try {
-                        loops = Integer.parseInt(v);
-                    } catch (NumberFormatException e) {
-                        loops = -1;
-                    }
-                    if (loops < 1 || loops > 99) {
-                        throw new UsageException("bench workloads: --loops '" + v
-                                + "' is not valid: expected a positive integer below 100");
-                    }
-                }
-                case "--workers" -> {
-                    final String v = need(args, ++i, "--workers", "an integer from 1 to 64");
-                    try {
-                        workers = Integer.parseInt(v);
-                    } catch (NumberFormatException e) {
-                        workers = -1;
-                    }
-                    if (workers < 1 || workers > 64) {
-                        throw new UsageException("bench workloads: --workers '" + v
-                                + "' is not valid: expected an integer from 1 to 64 (encrypt workers of the bound)");
-                    }
-                }
-                case "--check" -> check = Path.of(need(args, ++i, "--check", "a baseline results.json"));
-                case "--quick" -> quick = true;
-                case "--shared" -> shared = need(args, ++i, "--shared", "a directory");
-                case "--out-dir" -> outDir = Path.of(need(args, ++i, "--out-dir", "a directory"));
-                case "--seed" -> {
-                    final String v = need(args, ++i, "--seed", "an integer");
-                    try {
-                        seed = Long.parseLong(v);
-                    } catch (NumberFormatException e) {
-                        throw new UsageException("bench workloads: --seed '" + v + "' is not valid: expected an "
-                                + "integer");
-                    }
-                }
-                default -> throw new UsageException("bench workloads: unknown option '" + args[i]
-                        + "' (accepted: --workloads LIST, --modes LIST, --repeats N, --loops N, --workers N, "
-                        + "--quick, --out-dir DIR, --shared DIR, --seed N, --check BASELINE.json)");
-            }
-        }
+        final HarnessOptions o = HarnessOptions.parse(args);
         final Path root = Path.of(System.getProperty("pipellm.root", System.getenv().getOrDefault("PIPELLM_ROOT",
                 ".")));
-        if (outDir == null) {
-            outDir = root.resolve("build/bench");
-        }
+        final Path outDir = o.outDir != null ? o.outDir : root.resolve("build/bench");
         Map<String, BaselineCheck.Figure> baseline = null;
+        final Path check = o.check;
         if (check != null) {
-            baseline = BaselineCheck.read(check);
-            if (!workloadsGiven) {
-                workloads = BaselineCheck.workloads(baseline);
-            }
+            final JsonNode doc = BaselineCheck.readDoc(check);
+            baseline = BaselineCheck.read(check, doc);
+            o.adoptBaseline(doc, baseline);
         }
-        final Run0 run = new Harness.Run0(root, outDir, workloads, modes, repeats, loops, workers, quick, shared,
-                seed);
+        final Run0 run = new Harness.Run0(root, outDir, o.workloads, o.modes, o.repeats, o.loops, o.workers, o.quick,
+                o.shared, o.seed, o.layers, o.verifyFirst);
         final int rc = run.run();
         if (baseline == null) {
             return rc;
         }
         final List<String> failures = BaselineCheck.compare(baseline,
-                BaselineCheck.figures(Json.parse(readAll(outDir.resolve("results.json")))));
+                BaselineCheck.figures(readJson(outDir.resolve("results.json"))));
         failures.forEach(System.out::println);
-        if (failures.isEmpty()) {
-            System.out.println("bench check: every sync and pipellm ratio is within its tolerance of " + check);
+        final String verdict = failures.isEmpty() ? "bench check: every sync and pipellm ratio_to_no_cc and "
+                + "fraction_of_bound is within its tolerance of " + check : "bench check: " + failures.size()
+                + " figure(s) regressed against " + check;
+        System.out.println(verdict);
+        // The CI job page shows summary.md: the gate's verdict goes there too.
+        final StringBuilder md = new StringBuilder("\n## Regression gate\n\n").append(failures.isEmpty() ? "Passed: "
+                : "**Failed**: ").append(verdict.substring("bench check: ".length())).append(".\n");
+        failures.forEach(f -> md.append("\n- ").append(f.substring("bench check: ".length())));
+        try {
+            Files.writeString(outDir.resolve("summary.md"), md.append('\n').toString(),
+                    java.nio.file.StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + outDir.resolve("summary.md"), e);
         }
         return failures.isEmpty() ? rc : 1;
     }
 
-    private static String readAll(Path p) {
+    private static JsonNode readJson(Path p) {
         try {
-            return Files.readString(p);
+            return JSON.readTree(p.toFile());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + p, e);
         }
-    }
-
-    private static String need(String[] args, int i, String option, String what) {
-        if (i >= args.length || args[i].startsWith("--")) {
-            throw new UsageException(option + " needs a value: " + what);
-        }
-        return args[i];
     }
 
     static double median(double[] v) {
@@ -216,7 +133,7 @@ public final class Harness {
 
     /** One harness run (its parameters and results). */
     private record Run0(Path root, Path outDir, List<String> workloads, List<Mode> modes, int repeats, int loops,
-                        int workers, boolean quick, String shared, long seed) {
+                        int workers, boolean quick, String shared, long seed, int layers, boolean verifyFirst) {
         int run() {
             try {
                 Files.createDirectories(outDir.resolve("traces"));
@@ -230,9 +147,18 @@ public final class Harness {
             final Map<String, Path> traces = new LinkedHashMap<>();
             final Map<String, TraceStats> stats = new LinkedHashMap<>();
             for (String name : workloads) {
-                final Workloads.Workload w = Workloads.byName(name, shared, quick, seed);
-                final Path f = outDir.resolve("traces").resolve(name + (quick ? "-quick" : "") + ".pltrace");
-                w.write(f);
+                // A trace file (a team's recorded server) is replayed as it is; a generated workload is written first.
+                final Workloads.Workload w;
+                final Path f;
+                if (Workloads.isTraceFile(name)) {
+                    f = Path.of(name);
+                    w = Workloads.ofTrace(f);
+                } else {
+                    w = Workloads.byName(name, shared, quick, seed, layers);
+                    f = outDir.resolve("traces").resolve(name + (quick ? "-quick" : "")
+                            + (layers > 1 && name.startsWith("flexgen") ? "-l" + layers : "") + ".pltrace");
+                    w.write(f);
+                }
                 ws.put(name, w);
                 traces.put(name, f);
                 stats.put(name, TraceStats.of(f));
@@ -254,24 +180,34 @@ public final class Harness {
                         progress(done, total, w + " " + m.name() + " (round " + (round + 1) + "/" + repeats + ")",
                                 started);
                         final Cell c = cells.get(w + "/" + m.name());
-                        verifyFailed |= playOnce(traces.get(w), m, round, c);
+                        verifyFailed |= playOnce(traces.get(w), m, round, c, ws.get(w).units());
                         done++;
                     }
                 }
             }
             progress(done, total, "done", started);
             System.err.println();
-            final Report report = new Report(ws, cells, workloads, modes, repeats, loops, quick, load, stats, cal);
+            final Report report = new Report(ws, cells, workloads, modes, repeats, loops, quick, layers, verifyFirst,
+                    load, stats, cal);
             System.out.print(report.table());
             final Path json = outDir.resolve("results.json");
             final Path md = outDir.resolve("summary.md");
-            write(json, report.json());
+            final Path png = outDir.resolve("chart.png");
+            final Path svg = outDir.resolve("chart.svg");
+            final ObjectNode doc = report.doc();
+            try {
+                JSON.writerWithDefaultPrettyPrinter().writeValue(json.toFile(), doc);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write " + json, e);
+            }
             write(md, report.markdown());
+            Chart.write(doc, png, svg);
             System.out.println("JSON: " + json + "   Markdown: " + md);
+            System.out.println("chart: " + png + "   " + svg);
             return verifyFailed ? 1 : 0;
         }
 
-        private boolean playOnce(Path trace, Mode m, int round, Cell c) {
+        private boolean playOnce(Path trace, Mode m, int round, Cell c, long units) {
             final Path stats = outDir.resolve("pipellm-stats.json");
             try {
                 Files.deleteIfExists(stats);
@@ -279,10 +215,13 @@ public final class Harness {
                 // check runs after the timed part, but costs a second pass over the trace's data).
                 final ProcessBuilder pb = new ProcessBuilder(root.resolve("pipellm").toString(), "trace", "play",
                         trace.toString(), "--cc", m.cc(), "--mode", m.launcherMode(),
-                        round == 0 ? "--verify=full" : "--verify=off", "--loops=" + loops);
+                        round == 0 && verifyFirst ? "--verify=full" : "--verify=off", "--loops=" + loops);
                 pb.environment().put("PIPELLM_SUMMARY", "0");
                 pb.environment().put("PIPELLM_STATS", stats.toString());
                 pb.environment().putIfAbsent("SIMGPU_VERIFY", "sampled:16");
+                // The agent's engine from the first message: the untimed loops warm it up. With cold_start=openssl
+                // its warm-up waits for 20 ms of driver quiet, which a replay never has (docs/benchmarks.md).
+                pb.environment().putIfAbsent("PIPELLM_COLD_START", "agent");
                 pb.redirectErrorStream(true);
                 final Process p = pb.start();
                 final String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -292,7 +231,7 @@ public final class Harness {
                 for (String line : out.split("\n")) {
                     if (line.startsWith("trace_play workload=")) {
                         result = line;
-                    } else if (line.startsWith("trace_play verify=ok") || (round > 0
+                    } else if (line.startsWith("trace_play verify=ok") || ((round > 0 || !verifyFirst)
                             && line.startsWith("trace_play verify=off"))) {
                         verified = true;
                     }
@@ -309,10 +248,9 @@ public final class Harness {
                     f.put(mt.group(1), mt.group(2));
                 }
                 final double wall = Double.parseDouble(f.get("wall_s"));
-                final double thr = Double.parseDouble(f.getOrDefault("throughput", "NaN"));
-                final String js = Files.exists(stats) ? Files.readString(stats) : "";
-                c.runs.add(new Run(round, wall, thr, f, jsonLong(js, "fast_path_messages"),
-                        jsonLong(js, "slow_path_messages"), jsonLong(js, "cold_start_messages")));
+                // the player's units / wall_s; a trace without units (recorded) counts replays of its timed loop
+                final double thr = f.containsKey("throughput") ? Double.parseDouble(f.get("throughput")) : units / wall;
+                c.runs.add(new Run(round, wall, thr, f, Files.exists(stats) ? JSON.readTree(stats.toFile()) : null));
                 return false;
             } catch (IOException e) {
                 c.failures.add("cannot run ./pipellm trace play: " + e.getMessage());
@@ -322,11 +260,6 @@ public final class Harness {
                 throw new IllegalStateException("interrupted");
             }
         }
-    }
-
-    static long jsonLong(String json, String key) {
-        final Matcher m = Pattern.compile("\"" + key + "\"\\s*:\\s*(\\d+)").matcher(json);
-        return m.find() ? Long.parseLong(m.group(1)) : -1;
     }
 
     private static void progress(int done, int total, String what, long started) {
@@ -352,11 +285,6 @@ public final class Harness {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + p, e);
         }
-    }
-
-    /** Formats a double for JSON (NaN as null). */
-    static String num(double v) {
-        return Double.isNaN(v) || Double.isInfinite(v) ? "null" : String.format(Locale.ROOT, "%.6g", v);
     }
 
     static String now() {

@@ -2,6 +2,8 @@ package dev.pipellm.bench.harness;
 
 import dev.pipellm.bench.trace.TraceStats;
 import dev.pipellm.bench.workload.Workloads;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,13 +24,17 @@ final class Report {
     private final int repeats;
     private final int loops;
     private final boolean quick;
+    private final int layers;
+    private final boolean verifyFirst;
     private final String load;
     private final Map<String, TraceStats> stats;
     private final Calibration cal;
 
     Report(Map<String, Workloads.Workload> workloads, Map<String, Harness.Cell> cells, List<String> order,
-           List<Harness.Mode> modes, int repeats, int loops, boolean quick, String load, Map<String, TraceStats> stats,
-           Calibration cal) {
+           List<Harness.Mode> modes, int repeats, int loops, boolean quick, int layers, boolean verifyFirst,
+           String load, Map<String, TraceStats> stats, Calibration cal) {
+        this.layers = layers;
+        this.verifyFirst = verifyFirst;
         this.stats = stats;
         this.cal = cal;
         this.workloads = workloads;
@@ -45,6 +51,10 @@ final class Report {
         return cells.get(w + "/nocc").medianThroughput();
     }
 
+    private static String verify() {
+        return System.getenv().getOrDefault("SIMGPU_VERIFY", "sampled:16");
+    }
+
     /** The analytic bound's throughput ratio to no CC (Calibration.boundSeconds), NaN without a no-CC result. */
     double boundRatio(String w) {
         final Harness.Cell nocc = cells.get(w + "/nocc");
@@ -52,8 +62,10 @@ final class Report {
             return Double.NaN;
         }
         final double t0 = nocc.medianWall();
+        final double cpu = Harness.median(nocc.runs.stream().filter(r -> r.fields().containsKey("cpu_s"))
+                .mapToDouble(r -> Double.parseDouble(r.fields().get("cpu_s"))).toArray());
         final TraceStats s = stats.get(w);
-        return t0 / cal.boundSeconds(t0, s.h2dBytes, s.d2hBytes);
+        return t0 / cal.boundSeconds(t0, cpu, s.h2dBytes, s.d2hBytes, Calibration.ceShare(verify()));
     }
 
     private static String unitOf(Workloads.Workload w) {
@@ -68,8 +80,8 @@ final class Report {
         for (String w : order) {
             final Workloads.Workload wl = workloads.get(w);
             b.append('\n').append(w).append(": ").append(wl.describe()).append('\n');
-            b.append(String.format(Locale.ROOT, "  %-11s %14s %7s %10s %9s %10s %10s %10s%n", "mode", unitOf(wl),
-                    "spread", "/ no CC", "overhead", "fast msgs", "slow msgs", "cold msgs"));
+            b.append(String.format(Locale.ROOT, "  %-11s %14s %7s %10s %9s %9s %10s %10s %8s %8s%n", "mode", unitOf(wl),
+                    "spread", "/ no CC", "overhead", "of bound", "fast msgs", "slow msgs", "fast H2D", "wasted"));
             final double br = boundRatio(w);
             b.append(String.format(Locale.ROOT, "  %-11s %14.4g %7s %9.3f %8.1f%%   (perfect hiding, %d worker(s))%n",
                     "bound", br * noCc(w), "", br, 100 * (1 - br), cal.workers()));
@@ -82,86 +94,120 @@ final class Report {
                 }
                 final double t = c.medianThroughput();
                 final double ratio = t / noCc(w);
-                b.append(String.format(Locale.ROOT, "  %-11s %14.4g %6.0f%% %9.3f %8.1f%% %10s %10s %10s%s%n", m.label(),
-                        t, 100 * c.spread(), ratio, 100 * (1 - ratio), stat(c, 0), stat(c, 1), stat(c, 2),
+                b.append(String.format(Locale.ROOT, "  %-11s %14.4g %6.0f%% %9.3f %8.1f%% %9s %10s %10s %8s %8s%s%n",
+                        m.label(), t, 100 * c.spread(), ratio, 100 * (1 - ratio), m.name().equals("nocc") ? ""
+                                : String.format(Locale.ROOT, "%.0f%%", 100 * ratio / br),
+                        stat(c, "fast_path_messages"), stat(c, "slow_path_messages"),
+                        share(c, "fast_path_messages", "h2d_messages"),
+                        share(c, "wasted_encrypted_bytes", "pre_encrypted_bytes"),
                         c.failures.isEmpty() ? "" : "   (" + c.failures.size() + " failed: " + c.failures.get(0) + ")"));
             }
         }
         b.append(String.format(Locale.ROOT, "%nbound: no CC plus, per H2D byte, a commit's memcpy (%.2f GB/s here) "
                 + "and per D2H byte a decryption (AES-256-GCM %.2f GB/s here),%nor the workers' encryption of every H2D "
-                + "byte if that takes longer (docs/benchmarks.md)", cal.memcpyBytesPerS() / 1e9,
-                cal.aesGcmBytesPerS() / 1e9));
-        b.append("\n/ no CC: the mode's median throughput over no CC's, same run; overhead: 1 - that ratio; spread: "
-                + "(max - min) / median over the rounds;\nfast / slow / cold msgs: PIPELLM_STATS fast_path_messages, "
-                + "slow_path_messages, cold_start_messages (OpenSSL's while the agent warmed up), whole process, all "
-                + "loops\n(median; - without the agent).\n");
+                + "byte, or all that CPU work and the no-CC run's own on %d cores, whichever takes longest "
+                + "(docs/benchmarks.md)", cal.memcpyBytesPerS() / 1e9, cal.aesGcmBytesPerS() / 1e9, cal.cores()));
+        b.append("\n/ no CC: the mode's median throughput over no CC's, same run; overhead: 1 - that ratio; of bound: "
+                + "that ratio over the bound's;\nspread: (max - min) / median over the rounds; fast / slow msgs: "
+                + "PIPELLM_STATS fast_path_messages, slow_path_messages;\nfast H2D: fast_path_messages / h2d_messages; "
+                + "wasted: wasted_encrypted_bytes / pre_encrypted_bytes (whole process, all loops;\nmedians; - without "
+                + "the agent or nothing pre-encrypted).\n");
         return b.toString();
     }
 
-    private static String stat(Harness.Cell c, int which) {
-        final double[] v = c.runs.stream().mapToDouble(r -> which == 0 ? r.fastPath() : which == 1 ? r.slowPath()
-                : r.coldStart()).filter(x -> x >= 0).toArray();
+    /** The median over the runs of the agent's statistic {@code key}, or "-" without the agent. */
+    private static String stat(Harness.Cell c, String key) {
+        final double[] v = c.runs.stream().filter(r -> r.agent() != null && r.agent().has(key))
+                .mapToDouble(r -> r.agent().path(key).asDouble()).toArray();
         return v.length == 0 ? "-" : String.format(Locale.ROOT, "%.0f", Harness.median(v));
     }
 
-    String json() {
-        final StringBuilder b = new StringBuilder();
-        b.append("{\n  \"schema\": \"pipellm-bench/1\",\n  \"generated_at\": \"").append(Harness.now()).append("\",\n");
-        b.append("  \"machine\": ").append(machine()).append(",\n");
-        b.append("  \"calibration\": {\"memcpy_gbps\": ").append(Harness.num(cal.memcpyBytesPerS() / 1e9))
-                .append(", \"aes_256_gcm_gbps\": ").append(Harness.num(cal.aesGcmBytesPerS() / 1e9))
-                .append(", \"workers\": ").append(cal.workers()).append("},\n");
-        b.append("  \"parameters\": {\"repeats\": ").append(repeats).append(", \"loops\": ").append(loops)
-                .append(", \"quick\": ").append(quick)
-                .append(", \"simgpu_verify\": ").append(str(System.getenv().getOrDefault("SIMGPU_VERIFY", "sampled:16")))
-                .append(", \"interleaved\": true},\n");
-        b.append("  \"results\": [");
-        boolean first = true;
+    /** The median over the runs of the agent's {@code part / whole}, as a percentage, or "-". */
+    private static String share(Harness.Cell c, String part, String whole) {
+        final double[] v = c.runs.stream().filter(r -> r.agent() != null && r.agent().path(whole).asDouble() > 0)
+                .mapToDouble(r -> r.agent().path(part).asDouble() / r.agent().path(whole).asDouble()).toArray();
+        return v.length == 0 ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * Harness.median(v));
+    }
+
+    /** The results document (schema pipellm-bench/1, docs/benchmarks.md), as Jackson writes it to results.json. */
+    ObjectNode doc() {
+        final ObjectNode d = Harness.JSON.createObjectNode();
+        d.put("schema", "pipellm-bench/1");
+        d.put("generated_at", Harness.now());
+        final ObjectNode machine = machine();
+        d.set("machine", machine);
+        final ObjectNode c = d.putObject("calibration");
+        num(c, "memcpy_gbps", cal.memcpyBytesPerS() / 1e9);
+        num(c, "aes_256_gcm_gbps", cal.aesGcmBytesPerS() / 1e9);
+        c.put("workers", cal.workers());
+        c.put("cores", cal.cores());
+        final ObjectNode params = d.putObject("parameters");
+        params.put("repeats", repeats);
+        params.put("loops", loops);
+        params.put("quick", quick);
+        params.put("layers", layers);
+        params.put("verify", verifyFirst ? "first" : "off");
+        params.put("simgpu_verify", verify());
+        params.put("cold_start", System.getenv().getOrDefault("PIPELLM_COLD_START", "agent"));
+        params.put("interleaved", true);
+        final ArrayNode results = d.putArray("results");
         for (String w : order) {
             final Workloads.Workload wl = workloads.get(w);
             for (Harness.Mode m : modes) {
-                final Harness.Cell c = cells.get(w + "/" + m.name());
-                b.append(first ? "\n" : ",\n");
-                first = false;
-                final double t = c.runs.isEmpty() ? Double.NaN : c.medianThroughput();
+                final Harness.Cell cell = cells.get(w + "/" + m.name());
+                final double t = cell.runs.isEmpty() ? Double.NaN : cell.medianThroughput();
                 final double ratio = t / noCc(w);
-                b.append("    {\"workload\": ").append(str(w)).append(", \"mode\": ").append(str(m.name()))
-                        .append(", \"mode_label\": ").append(str(m.label()))
-                        .append(", \"throughput\": ").append(Harness.num(t))
-                        .append(", \"unit\": ").append(str(unitOf(wl)))
-                        .append(", \"ratio_to_no_cc\": ").append(Harness.num(ratio))
-                        .append(", \"bound_ratio\": ").append(Harness.num(boundRatio(w)))
-                        .append(", \"fraction_of_bound\": ").append(Harness.num(ratio / boundRatio(w)))
-                        .append(", \"overhead_vs_no_cc\": ").append(Harness.num(1 - ratio))
-                        .append(", \"spread\": ").append(Harness.num(c.runs.isEmpty() ? Double.NaN : c.spread()))
-                        .append(", \"runs\": [");
-                for (int i = 0; i < c.runs.size(); i++) {
-                    final Harness.Run r = c.runs.get(i);
-                    b.append(i == 0 ? "" : ", ").append("{\"round\": ").append(r.round()).append(", \"wall_s\": ")
-                            .append(Harness.num(r.wallS())).append(", \"throughput\": ").append(Harness.num(r.throughput()));
-                    for (String k : List.of("h2d_copies", "h2d_bytes", "d2h_copies", "d2h_bytes", "h2d_driver_crypto_ns",
-                            "d2h_driver_crypto_ns")) {
-                        if (r.fields().containsKey(k)) {
-                            b.append(", \"").append(k).append("\": ").append(r.fields().get(k));
+                final ObjectNode r = results.addObject();
+                r.put("workload", w);
+                r.put("mode", m.name());
+                r.put("mode_label", m.label());
+                num(r, "throughput", t);
+                r.put("unit", unitOf(wl));
+                num(r, "ratio_to_no_cc", ratio);
+                num(r, "bound_ratio", boundRatio(w));
+                num(r, "fraction_of_bound", ratio / boundRatio(w));
+                num(r, "overhead_vs_no_cc", 1 - ratio);
+                num(r, "spread", cell.runs.isEmpty() ? Double.NaN : cell.spread());
+                final ArrayNode runs = r.putArray("runs");
+                for (Harness.Run run : cell.runs) {
+                    final ObjectNode o = runs.addObject();
+                    o.put("round", run.round());
+                    num(o, "wall_s", run.wallS());
+                    num(o, "throughput", run.throughput());
+                    if (run.fields().containsKey("cpu_s")) {
+                        num(o, "cpu_s", Double.parseDouble(run.fields().get("cpu_s")));
+                    }
+                    for (String k : List.of("h2d_copies", "h2d_bytes", "d2h_copies", "d2h_bytes",
+                            "h2d_driver_crypto_ns", "d2h_driver_crypto_ns")) {
+                        if (run.fields().containsKey(k)) {
+                            o.put(k, Long.parseLong(run.fields().get(k)));
                         }
                     }
-                    if (r.fastPath() >= 0) {
-                        b.append(", \"fast_path_messages\": ").append(r.fastPath()).append(", \"slow_path_messages\": ")
-                                .append(r.slowPath()).append(", \"cold_start_messages\": ").append(r.coldStart());
+                    if (run.agent() != null) {
+                        o.set("agent", run.agent());
                     }
-                    b.append('}');
                 }
-                b.append("], \"failures\": [");
-                for (int i = 0; i < c.failures.size(); i++) {
-                    b.append(i == 0 ? "" : ", ").append(str(c.failures.get(i)));
-                }
-                b.append("], \"parameters\": {\"describe\": ").append(str(wl.describe()));
-                wl.parameters().forEach((k, v) -> b.append(", ").append(str(k)).append(": ").append(str(v)));
-                b.append("}}");
+                final ArrayNode f = r.putArray("failures");
+                cell.failures.forEach(f::add);
+                final ObjectNode p = r.putObject("parameters");
+                p.put("describe", wl.describe());
+                wl.parameters().forEach(p::put);
+                p.put("repeats", repeats);
+                p.put("loops", loops);
+                p.put("workers", cal.workers());
+                r.set("machine", machine);
             }
         }
-        b.append("\n  ]\n}\n");
-        return b.toString();
+        return d;
+    }
+
+    /** Puts {@code v}, or null for NaN and infinities (which JSON has no word for). */
+    static void num(ObjectNode o, String key, double v) {
+        if (Double.isNaN(v) || Double.isInfinite(v)) {
+            o.putNull(key);
+        } else {
+            o.put(key, v);
+        }
     }
 
     String markdown() {
@@ -194,7 +240,7 @@ final class Report {
         return b.toString();
     }
 
-    private String machine() {
+    private ObjectNode machine() {
         String cpu = "unknown";
         try {
             cpu = Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
@@ -202,28 +248,13 @@ final class Report {
         } catch (IOException e) {
             // keep "unknown"
         }
-        return "{\"cores\": " + Runtime.getRuntime().availableProcessors() + ", \"cpu\": " + str(cpu)
-                + ", \"load_at_start\": " + str(load) + ", \"os\": " + str(System.getProperty("os.name") + " "
-                + System.getProperty("os.version")) + ", \"java\": " + str(System.getProperty("java.version"))
-                + ", \"gpu\": \"simgpu\"}";
-    }
-
-    static String str(String s) {
-        final StringBuilder b = new StringBuilder("\"");
-        for (char ch : s.toCharArray()) {
-            switch (ch) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                default -> {
-                    if (ch < 0x20) {
-                        b.append(String.format("\\u%04x", (int) ch));
-                    } else {
-                        b.append(ch);
-                    }
-                }
-            }
-        }
-        return b.append('"').toString();
+        final ObjectNode m = Harness.JSON.createObjectNode();
+        m.put("cores", Runtime.getRuntime().availableProcessors());
+        m.put("cpu", cpu);
+        m.put("load_at_start", load);
+        m.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version"));
+        m.put("java", System.getProperty("java.version"));
+        m.put("gpu", "simgpu");
+        return m;
     }
 }

@@ -1,0 +1,38 @@
+package dev.pipellm.bench.harness;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+
+class CalibrationTest {
+    // 10 GB/s memcpy, 5 GB/s AES-GCM, 1 worker, 2 cores
+    private final Calibration cal = new Calibration(10e9, 5e9, 1, 2);
+
+    @Test
+    void shouldBeTheAppThreadsPathWhenTheWorkersAndCoresKeepUp() {
+        // app: 1 + 1 GB / 10 GB/s = 1.1 s; workers: 1 GB / 5 GB/s = 0.2 s; cores: (0.5 + 0.2 + 0.1 + 0) / 2 = 0.4 s
+        assertEquals(1.1, cal.boundSeconds(1.0, 0.5, 1_000_000_000L, 0, 0), 1e-9);
+    }
+
+    @Test
+    void shouldBeTheWorkersWhenOneWorkerCannotEncryptInTime() {
+        // app: 0.1 + 1 = 1.1 s; workers: 10 GB / 5 GB/s = 2 s
+        assertEquals(2.0, cal.boundSeconds(0.1, Double.NaN, 10_000_000_000L, 0, 0), 1e-9);
+    }
+
+    @Test
+    void shouldBeTheCoresWhenAllTheCpuWorkDoesNotFit() {
+        // app: 1 + 0.1 + 0.2 = 1.3 s; workers 0.2 s; cores: (2 + 1e9 x (1/5e9 + 1/10e9 + 1/5e9) + 1e9 x 2/5e9) / 2
+        // = (2 + 0.5 + 0.4) / 2 = 1.45 s
+        assertEquals(1.45, cal.boundSeconds(1.0, 2.0, 1_000_000_000L, 1_000_000_000L, 1), 1e-9);
+        assertEquals(1.3, cal.boundSeconds(1.0, Double.NaN, 1_000_000_000L, 1_000_000_000L, 1), 1e-9);
+    }
+
+    @Test
+    void shouldReadTheCopyEnginesShareFromSimgpuVerify() {
+        assertEquals(1.0, Calibration.ceShare("full"));
+        assertEquals(1.0 / 16, Calibration.ceShare("sampled:16"));
+        assertEquals(0.0, Calibration.ceShare("off"));
+        assertEquals(1.0, Calibration.ceShare(null));
+    }
+}
