@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "shim_protect.h"
 #include "test_runner.h"
+#include "tracker_check.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -20,17 +21,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static size_t page;
-#define U(p) ((uint64_t)(uintptr_t)(p))
+static const struct tracker MPROTECT = {pl_mprotect_track, pl_mprotect_untrack, pl_mprotect_arm, pl_mprotect_clean};
 
 static char *armed(size_t n) {
-    page = (size_t)sysconf(_SC_PAGESIZE);
-    char *m = mmap(NULL, n * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) return NULL;
-    memset(m, 0x5a, n * page);
-    uint64_t r[8];
-    if (pl_mprotect_track(U(m), n * page) != 0 || pl_mprotect_arm(U(m), n * page, r, 4) < 0) return NULL;
-    return m;
+    return armed_by(&MPROTECT, n);
 }
 
 static void release(char *m, size_t n) {
@@ -118,33 +112,11 @@ TEST_CASE(kernel_writes_through_interposed_calls_succeed) {
     release(m, 4);
 }
 
-static atomic_int race_go;
-static void *racer(void *p) {
-    while (!atomic_load(&race_go)) {}
-    ((volatile char *)p)[page / 2] = 'r';
-    return NULL;
-}
-
 TEST_CASE(write_racing_the_arm_is_never_lost) {
     REQUIRE(pl_mprotect_probe() == 0);
     char *m = armed(32);
     REQUIRE(m);
-    int lost = 0;
-    for (int i = 0; i < 300; i++) {
-        atomic_store(&race_go, 0);
-        pthread_t t;
-        REQUIRE(pthread_create(&t, NULL, racer, m + (size_t)(i % 32) * page) == 0);
-        uint64_t r[16];
-        atomic_store(&race_go, 1);
-        long got = pl_mprotect_arm(U(m), 32 * page, r, 8);
-        pthread_join(t, NULL);
-        REQUIRE(got >= 0);
-        int reported = 0;
-        uint64_t at = U(m) + (size_t)(i % 32) * page + page / 2;
-        for (long k = 0; k < got; k++) reported |= r[2 * k] <= at && at < r[2 * k + 1];
-        if (!reported && pl_mprotect_clean(U(m), 32 * page)) lost++;
-    }
-    CHECK_EQ(lost, 0);
+    CHECK_EQ(writes_lost_racing_the_arm(&MPROTECT, m, 32), 0);
     release(m, 32);
 }
 

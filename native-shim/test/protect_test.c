@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "shim_protect.h"
 #include "test_runner.h"
+#include "tracker_check.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,25 +19,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static size_t page;
-
-static char *map_pages(size_t n) {
-    page = (size_t)sysconf(_SC_PAGESIZE);
-    char *m = mmap(NULL, n * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) return NULL;
-    memset(m, 0x5a, n * page);
-    return m;
-}
-
-#define U(p) ((uint64_t)(uintptr_t)(p))
+static const struct tracker UFFD = {pl_protect_track, pl_protect_untrack, pl_protect_arm, pl_protect_clean};
 
 /* tracked and armed, n pages */
 static char *armed(size_t n) {
-    char *m = map_pages(n);
-    if (!m) return NULL;
-    uint64_t r[8];
-    if (pl_protect_track(U(m), n * page) != 0 || pl_protect_arm(U(m), n * page, r, 4) < 0) return NULL;
-    return m;
+    return armed_by(&UFFD, n);
 }
 
 TEST_CASE(probe_finds_exact_uffd_here) {
@@ -132,35 +119,11 @@ TEST_CASE(memcpy_in_a_signal_handler_is_reported) {
 }
 
 /* A write racing the arm is either reported by that arm or seen by the next check: never lost. */
-static atomic_int race_go, race_done;
-static void *racer(void *p) {
-    while (!atomic_load(&race_go)) {}
-    ((volatile char *)p)[page / 2] = 'r';
-    atomic_store(&race_done, 1);
-    return NULL;
-}
-
 TEST_CASE(write_racing_the_arm_is_never_lost) {
     REQUIRE(pl_protect_probe() == 0);
     char *m = armed(64);
     REQUIRE(m);
-    int lost = 0;
-    for (int i = 0; i < 300; i++) {
-        atomic_store(&race_go, 0);
-        atomic_store(&race_done, 0);
-        pthread_t t;
-        REQUIRE(pthread_create(&t, NULL, racer, m + (size_t)(i % 64) * page) == 0);
-        uint64_t r[16];
-        atomic_store(&race_go, 1);
-        long got = pl_protect_arm(U(m), 64 * page, r, 8);
-        pthread_join(t, NULL);
-        REQUIRE(got >= 0);
-        int reported = 0;
-        uint64_t at = U(m) + (size_t)(i % 64) * page + page / 2;
-        for (long k = 0; k < got; k++) reported |= r[2 * k] <= at && at < r[2 * k + 1];
-        if (!reported && pl_protect_clean(U(m), 64 * page)) lost++;
-    }
-    CHECK_EQ(lost, 0);
+    CHECK_EQ(writes_lost_racing_the_arm(&UFFD, m, 64), 0);
     munmap(m, 64 * page);
 }
 
