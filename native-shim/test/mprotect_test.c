@@ -52,30 +52,12 @@ TEST_CASE(cpu_writes_succeed_and_are_reported) {
     release(m, 4);
 }
 
-static void *writer(void *p) {
-    *(volatile char *)p = 'x';
-    return NULL;
-}
-
-static char *sig_target;
-static void on_usr1(int sig) {
-    memcpy(sig_target, "handler", 7);
-}
-
 TEST_CASE(thread_and_signal_handler_writes_succeed_and_are_reported) {
     REQUIRE(pl_mprotect_probe() == 0);
     char *m = armed(3);
     REQUIRE(m);
-    pthread_t t;
-    REQUIRE(pthread_create(&t, NULL, writer, m + 9) == 0);
-    pthread_join(t, NULL);
-    sig_target = m + page + 100;
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_usr1;
-    sigaction(SIGUSR1, &sa, &old);
-    raise(SIGUSR1);
-    sigaction(SIGUSR1, &old, NULL);
+    REQUIRE(write_from_another_thread(m + 9) == 0);
+    write_from_a_signal_handler(m + page + 100);
     CHECK_EQ(m[9], 'x');
     CHECK(memcmp(m + page + 100, "handler", 7) == 0);
     CHECK_EQ(pl_mprotect_clean(U(m), page), 0);

@@ -58,18 +58,11 @@ TEST_CASE(write_from_this_thread_is_reported_and_succeeds) {
     munmap(m, 4 * page);
 }
 
-static void *writer(void *p) {
-    *(volatile char *)p = 'x';
-    return NULL;
-}
-
 TEST_CASE(write_from_another_thread_is_reported) {
     REQUIRE(pl_protect_probe() == 0);
     char *m = armed(2);
     REQUIRE(m);
-    pthread_t t;
-    REQUIRE(pthread_create(&t, NULL, writer, m + page + 5) == 0);
-    pthread_join(t, NULL);
+    REQUIRE(write_from_another_thread(m + page + 5) == 0);
     CHECK_EQ(pl_protect_clean(U(m) + page, 1), 0);
     CHECK_EQ(pl_protect_clean(U(m), page), 1);
     munmap(m, 2 * page);
@@ -96,22 +89,11 @@ TEST_CASE(kernel_writes_succeed_and_are_reported) {
     munmap(m, 4 * page);
 }
 
-static char *sig_target;
-static void on_usr1(int sig) {
-    memcpy(sig_target, "handler", 7);
-}
-
 TEST_CASE(memcpy_in_a_signal_handler_is_reported) {
     REQUIRE(pl_protect_probe() == 0);
     char *m = armed(2);
     REQUIRE(m);
-    sig_target = m + 100;
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_usr1;
-    sigaction(SIGUSR1, &sa, &old);
-    raise(SIGUSR1);
-    sigaction(SIGUSR1, &old, NULL);
+    write_from_a_signal_handler(m + 100);
     CHECK(memcmp(m + 100, "handler", 7) == 0);
     CHECK_EQ(pl_protect_clean(U(m), page), 0);
     CHECK_EQ(pl_protect_clean(U(m) + page, page), 1);

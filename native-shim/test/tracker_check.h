@@ -7,6 +7,7 @@
 #define PL_TRACKER_CHECK_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -46,6 +47,35 @@ static int reported_at(const uint64_t *r, long got, uint64_t at) {
     int hit = 0;
     for (long k = 0; k < got; k++) hit |= r[2 * k] <= at && at < r[2 * k + 1];
     return hit;
+}
+
+static void *write_x(void *p) {
+    *(volatile char *)p = 'x';
+    return NULL;
+}
+
+/* Writes 'x' at p from another thread; 0 when it ran. */
+static int write_from_another_thread(char *p) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, write_x, p) != 0) return -1;
+    return pthread_join(t, NULL);
+}
+
+static char *sig_target;
+static void copy_in_handler(int sig) {
+    (void)sig;
+    memcpy(sig_target, "handler", 7);
+}
+
+/* Writes "handler" at p with memcpy inside a SIGUSR1 handler, the host's handler put back after. */
+static void write_from_a_signal_handler(char *p) {
+    sig_target = p;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = copy_in_handler;
+    sigaction(SIGUSR1, &sa, &old);
+    raise(SIGUSR1);
+    sigaction(SIGUSR1, &old, NULL);
 }
 
 static atomic_int race_go;

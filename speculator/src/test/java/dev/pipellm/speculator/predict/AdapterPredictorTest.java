@@ -18,9 +18,17 @@ class AdapterPredictorTest {
 
     /** S-LoRA: load_lora_A then load_lora_B copy each layer's home, twice over. */
     private static void load(AdapterPredictor p, int adapter) {
+        load(p, adapter, -1);
+    }
+
+    /** The same, with an 8-byte flag from another thread right after layer {@code flagAfter} of the first pass. */
+    private static void load(AdapterPredictor p, int adapter, int flagAfter) {
         for (int pass = 0; pass < 2; pass++) {
             for (int l = 0; l < LAYERS; l++) {
                 h2d(p, home(adapter, l), COPY);
+                if (pass == 0 && l == flagAfter) {
+                    h2dFresh(p, 0x7ff0_0000_0000L, 8);
+                }
             }
         }
         // the step's inputs end the load (one small copy alone would only pause it)
@@ -85,17 +93,7 @@ class AdapterPredictorTest {
     @Test
     void shouldLearnAWholeAdapterWhenOneSmallCopyInterruptsItsFirstLoad() {
         final AdapterPredictor p = new AdapterPredictor(64 << 10, 1 << 12, 64);
-        for (int l = 0; l < LAYERS; l++) {
-            h2d(p, home(4, l), COPY);
-            if (l == 3) {
-                h2dFresh(p, 0x7ff0_0000_0000L, 8);
-            }
-        }
-        for (int l = 0; l < LAYERS; l++) {
-            h2d(p, home(4, l), COPY);
-        }
-        h2dFresh(p, 0x9000, 64);
-        h2dFresh(p, 0x9040, 32);
+        load(p, 4, 3);
         load(p, 6);
         h2d(p, home(4, 0), COPY);
         final PredictionBuffer b = predict(p, 2 * LAYERS - 1);
