@@ -414,7 +414,12 @@ static void region_alloc(size_t ri, size_t rec) {
     r->ptr = p;
     r->live = 1;
     if (r->hi > r->lo) {
-        if (r->space == SPACE_DEVICE) CK(rec, cudaMemset(r->ptr + r->lo, 0, r->hi - r->lo));
+        if (r->space == SPACE_DEVICE) {
+            /* The replay's streams are non-blocking: they do not wait for the legacy stream, so the
+             * memset must be done before any of them can read the region. */
+            CK(rec, cudaMemset(r->ptr + r->lo, 0, r->hi - r->lo));
+            CK(rec, cudaStreamSynchronize(NULL));
+        }
         else fill(r->ptr + r->lo, ri, r->lo, r->hi - r->lo, 0);
     }
 }

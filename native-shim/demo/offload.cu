@@ -74,10 +74,12 @@ int main(int argc, char **argv) {
     CHECK(cudaMalloc(reinterpret_cast<void **>(&buf_d[1]), layer_bytes));
     CHECK(cudaMalloc(reinterpret_cast<void **>(&tokens_d), TOKEN_BYTES));
     CHECK(cudaMalloc(reinterpret_cast<void **>(&logits_d), LOGITS_BYTES));
-    CHECK(cudaMemset(logits_d, 0, LOGITS_BYTES));
     cudaStream_t comp, pref;
     CHECK(cudaStreamCreateWithFlags(&comp, cudaStreamNonBlocking));
     CHECK(cudaStreamCreateWithFlags(&pref, cudaStreamNonBlocking));
+    // On comp, not the legacy stream: a non-blocking stream does not wait for the legacy stream, so a
+    // legacy memset could land after the first step's token ids were copied into the logits.
+    CHECK(cudaMemsetAsync(logits_d, 0, LOGITS_BYTES, comp));
     cudaEvent_t loaded[2], consumed[2];
     for (int b = 0; b < 2; b++) {
         CHECK(cudaEventCreateWithFlags(&loaded[b], cudaEventDisableTiming));
