@@ -110,6 +110,22 @@ class WriteTrackingTest {
         assertTrue(w.unchanged(committing, 0x10000, 4096), "once the arm is done, a clean slot commits");
     }
 
+    /** An arm over other memory (the workers arming the next slots) does not hold up a commit here. */
+    @Test
+    void shouldCommitWhileAnArmOverOtherMemoryIsInFlight() throws Exception {
+        Scripted t = new Scripted();
+        t.armHeld = new CountDownLatch(1);
+        WriteTracking w = new WriteTracking(t, new Counters());
+        Slot committing = slot();
+        Thread worker = new Thread(() -> w.arm(slot(), 0x800000, 0x900000, WriteTracking.regionBuffer()));
+        worker.start();
+        t.armScanned.await();
+        assertTrue(w.unchanged(committing, 0x10000, 4096), "the arm in flight covers none of these pages");
+        assertFalse(w.unchanged(committing, 0x8ff000, 8192), "but it covers these");
+        t.armHeld.countDown();
+        worker.join();
+    }
+
     @Test
     void autoShouldChooseUffdWhenTheProbePassesAndCompareOtherwise() throws Exception {
         Scripted ok = new Scripted();

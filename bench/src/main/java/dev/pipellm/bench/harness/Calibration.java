@@ -85,25 +85,28 @@ record Calibration(double memcpyBytesPerS, double aesGcmBytesPerS, int workers, 
      * The shortest time a perfect PipeLLM could take for a trace that took {@code noCcSeconds} (and
      * {@code noCcCpuSeconds} of the process's CPU, every thread) without CC: every H2D byte encrypted ahead of
      * time at the engine's rate, the app's thread paying only the commit's copy of the ciphertext (memcpy) per H2D
-     * byte and the decryption of every D2H byte (nothing decrypts D2H ahead of time). Three limits, the largest
-     * wins:
+     * byte and the decryption of every D2H byte (nothing decrypts D2H ahead of time), and simgpu's own cost on that
+     * thread: for each H2D message its copy engine does not decrypt (the share {@code 1 - f}, {@code SIMGPU_VERIFY}),
+     * simgpu's driver copies the plaintext aside at the call (the bytes the device gets unchecked), one more memcpy
+     * per byte that a real driver does not do. Three limits, the largest wins:
      * <ul>
-     *   <li>the app's thread: {@code noCc + h2d / memcpy + d2h / aes};</li>
+     *   <li>the app's thread: {@code noCc + h2d x (1 + (1 - f)) / memcpy + d2h / aes};</li>
      *   <li>the encrypt workers: {@code h2d / (workers x aes)};</li>
-     *   <li>the cores that exist here, all work together: {@code (noCcCpu + h2d x (1/aes + 1/memcpy + f/aes) +
-     *       d2h x 2/aes) / cores}: the no-CC run's own CPU (simgpu's copies included), the workers' encryption,
-     *       the commits, simgpu's copy engine decrypting the share {@code f} of H2D messages it checks
-     *       ({@code SIMGPU_VERIFY}) and encrypting every D2H one, the app decrypting it (a real GPU's copy
-     *       engine costs the CPU nothing: on a GPU this term is smaller).</li>
+     *   <li>the cores that exist here, all work together: {@code (noCcCpu + h2d x (1/aes + (1 + (1 - f))/memcpy +
+     *       f/aes) + d2h x 2/aes) / cores}: the no-CC run's own CPU (simgpu's copies included), the workers'
+     *       encryption, the commits and simgpu's plaintext copies, simgpu's copy engine decrypting the share
+     *       {@code f} of H2D messages it checks and encrypting every D2H one, the app decrypting it (a real GPU's
+     *       copy engine costs the CPU nothing: on a GPU this term is smaller).</li>
      * </ul>
      * It ignores scheduling (the workers wait for the copies they predict), so it is an upper bound on
      * throughput; with {@code noCcCpuSeconds} unknown (NaN) the third limit is left out.
      */
     double boundSeconds(double noCcSeconds, double noCcCpuSeconds, long h2dBytes, long d2hBytes, double ceShare) {
-        final double app = noCcSeconds + h2dBytes / memcpyBytesPerS + d2hBytes / aesGcmBytesPerS;
+        final double copies = (1 + (1 - ceShare)) / memcpyBytesPerS;   // the commit's, simgpu's plaintext aside
+        final double app = noCcSeconds + h2dBytes * copies + d2hBytes / aesGcmBytesPerS;
         final double enc = h2dBytes / (workers * aesGcmBytesPerS);
         final double cpu = Double.isNaN(noCcCpuSeconds) ? 0 : (noCcCpuSeconds + h2dBytes * (1 / aesGcmBytesPerS
-                + 1 / memcpyBytesPerS + ceShare / aesGcmBytesPerS) + d2hBytes * 2 / aesGcmBytesPerS) / cores;
+                + copies + ceShare / aesGcmBytesPerS) + d2hBytes * 2 / aesGcmBytesPerS) / cores;
         return Math.max(app, Math.max(enc, cpu));
     }
 

@@ -10,14 +10,23 @@ class CalibrationTest {
 
     @Test
     void shouldBeTheAppThreadsPathWhenTheWorkersAndCoresKeepUp() {
-        // app: 1 + 1 GB / 10 GB/s = 1.1 s; workers: 1 GB / 5 GB/s = 0.2 s; cores: (0.5 + 0.2 + 0.1 + 0) / 2 = 0.4 s
-        assertEquals(1.1, cal.boundSeconds(1.0, 0.5, 1_000_000_000L, 0, 0), 1e-9);
+        // every H2D message checked (f = 1): app: 1 + 1 GB / 10 GB/s = 1.1 s; workers: 1 GB / 5 GB/s = 0.2 s;
+        // cores: (0.5 + 0.2 + 0.1 + 0.2) / 2 = 0.5 s
+        assertEquals(1.1, cal.boundSeconds(1.0, 0.5, 1_000_000_000L, 0, 1), 1e-9);
+    }
+
+    @Test
+    void shouldChargeTheAppThreadSimgpusPlaintextCopyOfEveryMessageItsCopyEngineDoesNotCheck() {
+        // f = 1/4: the commit's copy and 3/4 of a plaintext copy per H2D byte: 1 + 1 GB x 1.75 / 10 GB/s = 1.175 s
+        assertEquals(1.175, cal.boundSeconds(1.0, 0.5, 1_000_000_000L, 0, 0.25), 1e-9);
+        // f = 0: two copies per byte, on the cores too: (3 + 0.2 + 0.2 + 0) / 2 = 1.7 s beats the app's 1.2 s
+        assertEquals(1.7, cal.boundSeconds(1.0, 3.0, 1_000_000_000L, 0, 0), 1e-9);
     }
 
     @Test
     void shouldBeTheWorkersWhenOneWorkerCannotEncryptInTime() {
         // app: 0.1 + 1 = 1.1 s; workers: 10 GB / 5 GB/s = 2 s
-        assertEquals(2.0, cal.boundSeconds(0.1, Double.NaN, 10_000_000_000L, 0, 0), 1e-9);
+        assertEquals(2.0, cal.boundSeconds(0.1, Double.NaN, 10_000_000_000L, 0, 1), 1e-9);
     }
 
     @Test
