@@ -8,14 +8,65 @@ import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * What this machine's cores can do, measured at the harness's start (about 2.5 s): memcpy GB/s (off-heap to
- * off-heap, 64 MiB, larger than the caches, as a commit's copy of ciphertext into the bounce buffer) and
- * AES-256-GCM GB/s of the JDK's engine (1 MiB messages, warmed up: the agent's own AES-GCM is this engine). The
- * analytic bound ({@link #boundSeconds}) is computed from them.
+ * What this machine's cores can do, measured at the harness's start (about 3 s): memcpy GB/s (off-heap to
+ * off-heap, 64 MiB, larger than the caches, as a commit's copy of ciphertext into the bounce buffer), AES-256-GCM
+ * GB/s of the JDK's engine (1 MiB messages, warmed up: the agent's own AES-GCM is this engine), and the memory
+ * bandwidth all cores copying at once get. The analytic bound ({@link #boundSeconds}) is computed from them.
  */
-record Calibration(double memcpyBytesPerS, double aesGcmBytesPerS, int workers, int cores) {
+record Calibration(double memcpyBytesPerS, double aesGcmBytesPerS, double memoryBytesPerS, int workers, int cores) {
     static Calibration measure(int workers) {
-        return new Calibration(memcpy(), aesGcm(), workers, Runtime.getRuntime().availableProcessors());
+        final int cores = Runtime.getRuntime().availableProcessors();
+        return new Calibration(memcpy(), aesGcm(), memoryBandwidth(cores), workers, cores);
+    }
+
+    /**
+     * Bytes per second that {@code threads} threads copying at once move in all (64 MiB each, best of 4 rounds):
+     * what the memory system gives every copy and encryption of a run together. On the 2-vCPU development VM two
+     * copying threads move only about 1.5x what one does, so memory, not the cores, limits a run that copies
+     * every byte several times.
+     */
+    private static double memoryBandwidth(int threads) {
+        final long n = 64L << 20;
+        try (Arena a = Arena.ofShared()) {
+            final MemorySegment[] src = new MemorySegment[threads];
+            final MemorySegment[] dst = new MemorySegment[threads];
+            for (int t = 0; t < threads; t++) {
+                src[t] = a.allocate(n, 64);
+                dst[t] = a.allocate(n, 64);
+                src[t].fill((byte) 1);
+                dst[t].fill((byte) 0);
+            }
+            double best = 0;
+            for (int round = 0; round < 4; round++) {
+                final java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+                final Thread[] th = new Thread[threads];
+                for (int t = 0; t < threads; t++) {
+                    final int k = t;
+                    th[t] = new Thread(() -> {
+                        try {
+                            go.await();
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            return;
+                        }
+                        for (int i = 0; i < 4; i++) MemorySegment.copy(src[k], 0, dst[k], 0, n);
+                    }, "bench-calibration-" + t);
+                    th[t].start();
+                }
+                final long t0 = System.nanoTime();
+                go.countDown();
+                for (Thread t : th) {
+                    try {
+                        t.join();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new IllegalStateException("memory bandwidth calibration interrupted", e);
+                    }
+                }
+                best = Math.max(best, 4.0 * n * threads / ((System.nanoTime() - t0) / 1e9));
+            }
+            return best;
+        }
     }
 
     private static double memcpy() {
@@ -97,6 +148,11 @@ record Calibration(double memcpyBytesPerS, double aesGcmBytesPerS, int workers, 
      *       encryption, the commits and simgpu's plaintext copies, simgpu's copy engine decrypting the share
      *       {@code f} of H2D messages it checks and encrypting every D2H one, the app decrypting it (a real GPU's
      *       copy engine costs the CPU nothing: on a GPU this term is smaller).</li>
+     *   <li>the memory all cores share: {@code (h2d x (4 - f) + d2h x 2) / memory}: per H2D byte the workers'
+     *       encryption (reads the source, writes the ciphertext), the commit's copy, simgpu's plaintext copy
+     *       (share {@code 1 - f}) and its copy engine's pass into device memory; per D2H byte simgpu's encryption
+     *       and the app's decryption; each a pass that reads and writes every byte, at what all cores copying at
+     *       once move ({@code memoryBytesPerS}).</li>
      * </ul>
      * It ignores scheduling (the workers wait for the copies they predict), so it is an upper bound on
      * throughput; with {@code noCcCpuSeconds} unknown (NaN) the third limit is left out.
@@ -107,7 +163,8 @@ record Calibration(double memcpyBytesPerS, double aesGcmBytesPerS, int workers, 
         final double enc = h2dBytes / (workers * aesGcmBytesPerS);
         final double cpu = Double.isNaN(noCcCpuSeconds) ? 0 : (noCcCpuSeconds + h2dBytes * (1 / aesGcmBytesPerS
                 + copies + ceShare / aesGcmBytesPerS) + d2hBytes * 2 / aesGcmBytesPerS) / cores;
-        return Math.max(app, Math.max(enc, cpu));
+        final double memory = (h2dBytes * (4 - ceShare) + d2hBytes * 2.0) / memoryBytesPerS;
+        return Math.max(Math.max(app, enc), Math.max(cpu, memory));
     }
 
     /** The share of H2D messages simgpu's copy engine decrypts and checks: SIMGPU_VERIFY full (1), sampled:N, off. */

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import org.junit.jupiter.api.Test;
 
 class CalibrationTest {
-    // 10 GB/s memcpy, 5 GB/s AES-GCM, 1 worker, 2 cores
-    private final Calibration cal = new Calibration(10e9, 5e9, 1, 2);
+    // 10 GB/s memcpy, 5 GB/s AES-GCM, memory 100 GB/s (out of the way unless a test says otherwise), 1 worker, 2 cores
+    private final Calibration cal = new Calibration(10e9, 5e9, 100e9, 1, 2);
 
     @Test
     void shouldBeTheAppThreadsPathWhenTheWorkersAndCoresKeepUp() {
@@ -35,6 +35,18 @@ class CalibrationTest {
         // = (2 + 0.5 + 0.4) / 2 = 1.45 s
         assertEquals(1.45, cal.boundSeconds(1.0, 2.0, 1_000_000_000L, 1_000_000_000L, 1), 1e-9);
         assertEquals(1.3, cal.boundSeconds(1.0, Double.NaN, 1_000_000_000L, 1_000_000_000L, 1), 1e-9);
+    }
+
+    @Test
+    void shouldBeTheMemoryWhenEveryPassOverTheBytesDoesNotFitItsBandwidth() {
+        // memory 12 GB/s for all cores: 3 GB H2D x (4 - 1/16) passes / 12 GB/s = 0.984375 s; the app's thread
+        // (0.1 + 3 GB x (2 - 1/16) / 10 GB/s = 0.68125 s), the workers (0.6 s) and the cores (0.659 s) take less
+        final Calibration tight = new Calibration(10e9, 5e9, 12e9, 1, 2);
+        assertEquals(0.984375, tight.boundSeconds(0.1, 0.1, 3_000_000_000L, 0, 1.0 / 16), 1e-9);
+        // D2H: two passes per byte (simgpu's encryption, the app's decryption): 1 GB x 2 / 3 GB/s, more than the
+        // app's 0.01 + 1 GB / 5 GB/s
+        final Calibration slow = new Calibration(10e9, 5e9, 3e9, 1, 2);
+        assertEquals(2.0 / 3, slow.boundSeconds(0.01, Double.NaN, 0, 1_000_000_000L, 1), 1e-9);
     }
 
     @Test
