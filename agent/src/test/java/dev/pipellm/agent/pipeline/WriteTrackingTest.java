@@ -89,6 +89,14 @@ class WriteTrackingTest {
         assertFalse(new WriteTracking(t, new Counters()).arm(slot(), 0x10000, 0x20000, WriteTracking.regionBuffer()));
     }
 
+    /** A worker's arm of [lo, hi), started and held between its scan and its flags; its result lands in {@code armed}. */
+    private static Thread heldArm(Scripted t, WriteTracking w, long lo, long hi, AtomicBoolean armed) throws Exception {
+        Thread worker = new Thread(() -> armed.set(w.arm(slot(), lo, hi, WriteTracking.regionBuffer())));
+        worker.start();
+        t.armScanned.await();
+        return worker;
+    }
+
     /**
      * The race the counters close: an arm has cleared the pages (the scan says clean) but not yet
      * flagged the slots over them. A check meanwhile must not say unchanged.
@@ -100,9 +108,7 @@ class WriteTrackingTest {
         WriteTracking w = new WriteTracking(t, new Counters());
         Slot committing = slot();
         AtomicBoolean armed = new AtomicBoolean();
-        Thread worker = new Thread(() -> armed.set(w.arm(slot(), 0x10000, 0x20000, WriteTracking.regionBuffer())));
-        worker.start();
-        t.armScanned.await();
+        Thread worker = heldArm(t, w, 0x10000, 0x20000, armed);
         for (int i = 0; i < 1000; i++) assertFalse(w.unchanged(committing, 0x10000, 4096));
         t.armHeld.countDown();
         worker.join();
@@ -116,12 +122,9 @@ class WriteTrackingTest {
         Scripted t = new Scripted();
         t.armHeld = new CountDownLatch(1);
         WriteTracking w = new WriteTracking(t, new Counters());
-        Slot committing = slot();
-        Thread worker = new Thread(() -> w.arm(slot(), 0x800000, 0x900000, WriteTracking.regionBuffer()));
-        worker.start();
-        t.armScanned.await();
-        assertTrue(w.unchanged(committing, 0x10000, 4096), "the arm in flight covers none of these pages");
-        assertFalse(w.unchanged(committing, 0x8ff000, 8192), "but it covers these");
+        Thread worker = heldArm(t, w, 0x800000, 0x900000, new AtomicBoolean());
+        assertTrue(w.unchanged(slot(), 0x10000, 4096), "the arm in flight covers none of these pages");
+        assertFalse(w.unchanged(slot(), 0x8ff000, 8192), "but it covers these");
         t.armHeld.countDown();
         worker.join();
     }
