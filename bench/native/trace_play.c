@@ -419,8 +419,9 @@ static void region_alloc(size_t ri, size_t rec) {
              * memset must be done before any of them can read the region. */
             CK(rec, cudaMemset(r->ptr + r->lo, 0, r->hi - r->lo));
             CK(rec, cudaStreamSynchronize(NULL));
+        } else {
+            fill(r->ptr + r->lo, ri, r->lo, r->hi - r->lo, 0);
         }
-        else fill(r->ptr + r->lo, ri, r->lo, r->hi - r->lo, 0);
     }
 }
 

@@ -21,10 +21,10 @@ import dev.pipellm.speculator.predict.Speculator;
  * key are relinquished; their ciphertext never left private memory.
  *
  * <p>Idle strategy: spin, then yield, then park 200 us between polls; while the governor has paused
- * pre-encryption, park at once (nothing is planned then, so reacting late costs nothing, and spinning
- * after every event took about a third of a core from the app's copies on a 2-core machine: 0.4 s of CPU
- * in a 1.2 s vLLM swap replay). Single thread: everything marked "planner" in {@link Channel} and
- * {@link SlotPool} belongs to it.
+ * pre-encryption, park at once (nothing is planned then, so reacting late costs nothing, while spinning
+ * after every event takes CPU from the app's copies: the planner used 0.4 s of CPU in a vLLM swap
+ * replay of 2 x 1.2 s on a 2-core machine; parking cut the process's CPU by about a tenth). Single
+ * thread: everything marked "planner" in {@link Channel} and {@link SlotPool} belongs to it.
  */
 final class Planner implements EventSink, Runnable {
     private static final int DRAIN_BATCH = 4096;

@@ -28,8 +28,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * bounded number of times, and then calls the slot stale (the slow path, never wrong bytes).
  * The counters are striped by 64 KiB granule of address ({@link #STRIPES} pairs): an arm counts in
  * the stripes its range touches, a check reads those of its own range, so the workers arming the
- * next slots (other memory) no longer make a commit retry and, after its tries, give up a clean
- * slot as stale (about 1% of a steady stream's slots with one shared pair). An arm's written
+ * next slots (other memory) do not make a commit retry and, after its tries, give up a clean slot
+ * as stale: with many workers arming at once, one shared pair would change under nearly every
+ * check. (With one worker, on the development VM, it made no measurable difference.) An arm's written
  * regions lie inside its page-rounded range, which lies inside its granules for pages up to 64 KiB;
  * ranges that share a page share a granule, hence a stripe (unrelated granules that share a stripe
  * only cost a retry). Arms run on worker threads; the app's thread never waits for a lock, only
