@@ -141,7 +141,9 @@ record Calibration(double memcpyBytesPerS, double aesGcmBytesPerS, double memory
      * simgpu's driver copies the plaintext aside at the call (the bytes the device gets unchecked), one more memcpy
      * per byte that a real driver does not do. Three limits, the largest wins:
      * <ul>
-     *   <li>the app's thread: {@code noCc + h2d x (1 + (1 - f)) / memcpy + d2h / aes};</li>
+     *   <li>the app's thread: {@code noCc + simgpuCc + h2d x (1 + (1 - f)) / memcpy + d2h / aes}, where
+     *       {@code simgpuCc} is simgpu's own cost per message outside the crypto, measured in the same run's
+     *       vanilla CC replay (Report#simgpuCcSeconds; 0 without one);</li>
      *   <li>the encrypt workers: {@code h2d / (workers x aes)};</li>
      *   <li>the cores that exist here, all work together: {@code (noCcCpu + h2d x (1/aes + (1 + (1 - f))/memcpy +
      *       f/aes) + d2h x 2/aes) / cores}: the no-CC run's own CPU (simgpu's copies included), the workers'
@@ -157,9 +159,10 @@ record Calibration(double memcpyBytesPerS, double aesGcmBytesPerS, double memory
      * It ignores scheduling (the workers wait for the copies they predict), so it is an upper bound on
      * throughput; with {@code noCcCpuSeconds} unknown (NaN) the third limit is left out.
      */
-    double boundSeconds(double noCcSeconds, double noCcCpuSeconds, long h2dBytes, long d2hBytes, double ceShare) {
+    double boundSeconds(double noCcSeconds, double noCcCpuSeconds, long h2dBytes, long d2hBytes, double ceShare,
+                        double simgpuCcSeconds) {
         final double copies = (1 + (1 - ceShare)) / memcpyBytesPerS;   // the commit's, simgpu's plaintext aside
-        final double app = noCcSeconds + h2dBytes * copies + d2hBytes / aesGcmBytesPerS;
+        final double app = noCcSeconds + simgpuCcSeconds + h2dBytes * copies + d2hBytes / aesGcmBytesPerS;
         final double enc = h2dBytes / (workers * aesGcmBytesPerS);
         final double cpu = Double.isNaN(noCcCpuSeconds) ? 0 : (noCcCpuSeconds + h2dBytes * (1 / aesGcmBytesPerS
                 + copies + ceShare / aesGcmBytesPerS) + d2hBytes * 2 / aesGcmBytesPerS) / cores;
