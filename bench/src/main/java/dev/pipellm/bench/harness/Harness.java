@@ -141,7 +141,7 @@ public final class Harness {
                 throw new UncheckedIOException("cannot create " + outDir, e);
             }
             final String load = readFirstLine(Path.of("/proc/loadavg"));
-            System.err.println("bench: measuring memcpy and AES-256-GCM on this machine (about 2 s)");
+            System.err.println("bench: measuring memcpy, memory bandwidth and AES-256-GCM on this machine (about 3 s)");
             final Calibration cal = Calibration.measure(workers);
             final Map<String, Workloads.Workload> ws = new LinkedHashMap<>();
             final Map<String, Path> traces = new LinkedHashMap<>();
