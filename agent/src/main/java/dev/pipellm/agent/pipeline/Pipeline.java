@@ -207,8 +207,11 @@ public final class Pipeline {
 
     /**
      * An arm found pages {@code [lo, hi)} written since their last arm (WriteTracking): every other
-     * slot over them is stale. Those not yet claimed are dropped; every one gets the flag, which a
-     * slot already claimed by an app thread checks at its next update.
+     * slot over them that a worker may have read is stale. Those not yet claimed are dropped; every
+     * one gets the flag, which a slot already claimed by an app thread checks at its next update. A
+     * slot still PLANNED is left alone: its worker arms it (and clears its flag) before it reads, after
+     * this arm re-protected the pages, so it reads the new bytes (the first arm of a newly tracked
+     * buffer, which reports every page, used to drop the slots planned behind it).
      */
     void writtenBehind(long lo, long hi, Slot self) {
         Planner p = planner;
@@ -217,7 +220,7 @@ public final class Pipeline {
         for (Slot s : pool.slots) {
             if (s == self) continue;
             int st = s.state();
-            if (st == Slot.FREE || s.channel == null || s.length <= 0 || !s.overlaps(lo, hi)) continue;
+            if (st == Slot.FREE || st == Slot.PLANNED || s.channel == null || s.length <= 0 || !s.overlaps(lo, hi)) continue;
             s.written = true;
             if (st != Slot.COMMITTING && st != Slot.DROPPED) {
                 Planner.relinquish(s, StatCounter.STALE_SLOTS, counters, jfr, ring);

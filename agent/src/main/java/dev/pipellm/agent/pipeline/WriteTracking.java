@@ -25,7 +25,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * close it. The check reads {@code begun}, waits until {@code ended} has caught up (every arm begun
  * before has set its flags), scans and reads the flag, then reads {@code begun} again: unchanged
  * means no arm cleared anything between its scan and its flag read; otherwise it tries again, a
- * bounded number of times, and then calls the slot stale (the slow path, never wrong bytes).
+ * bounded number of times (and waits for an arm in flight a bounded time), and then calls the slot
+ * stale (the slow path, never wrong bytes).
  * The counters are striped by 64 KiB granule of address ({@link #STRIPES} pairs): an arm counts in
  * the stripes its range touches, a check reads those of its own range, so the workers arming the
  * next slots (other memory) do not make a commit retry and, after its tries, give up a clean slot
@@ -46,6 +47,14 @@ final class WriteTracking {
     /** Written regions one arm reports before it merges the rest (false positives only). */
     static final int REGIONS = 16;
     private static final int CHECK_TRIES = 64;
+    /**
+     * Longest wait of a commit's check for an arm in flight over its memory: an arm takes 4-50 us per MiB
+     * here (more when it re-protects written pages). Counting spins instead gave up within a few
+     * microseconds, while a worker armed the same layer for a later slot, and dropped about 1 % of a
+     * steady stream's clean slots as stale. A worker descheduled in the middle of its arm costs the
+     * commit this long, then the slow path.
+     */
+    private static final long ARM_WAIT_NANOS = 200_000;
     /** Counter pairs; a power of two. */
     static final int STRIPES = 256;
     private static final int GRANULE_SHIFT = 16;
@@ -108,12 +117,21 @@ final class WriteTracking {
     /** The commit's check for a tracked slot: {@code n} source bytes at {@code in} unwritten since the arm. */
     boolean unchanged(Slot s, long in, int n) {
         final long g0 = in >>> GRANULE_SHIFT, g1 = granuleEnd(in, n);
-        for (int tries = 0; tries < CHECK_TRIES; tries++) {
+        long deadline = 0;
+        for (int tries = 0; tries < CHECK_TRIES; ) {
             long b = settledBegun(g0, g1);
-            if (b < 0) {   // an arm over this memory is between its scan and its flags: wait for it
+            if (b < 0) {
+                // an arm over this memory is between its scan and its flags: wait for it, for a while
+                long now = System.nanoTime();
+                if (deadline == 0) {
+                    deadline = now + ARM_WAIT_NANOS;
+                } else if (now - deadline > 0) {
+                    return false;
+                }
                 Thread.onSpinWait();
                 continue;
             }
+            tries++;
             counters.increment(StatCounter.PAGE_SCANS);
             if (!tracker.clean(in, n) || s.written) return false;
             if (begunSum(g0, g1) == b) return true;
