@@ -16,7 +16,8 @@ import javax.crypto.spec.SecretKeySpec;
 record Calibration(double memcpyBytesPerS, double aesGcmBytesPerS, double memoryBytesPerS, int workers, int cores) {
     static Calibration measure(int workers) {
         final int cores = Runtime.getRuntime().availableProcessors();
-        return new Calibration(memcpy(), aesGcm(), memoryBandwidth(cores), workers, cores);
+        // one thread copying: a commit's copy of ciphertext into the bounce buffer; all of them: the memory's limit
+        return new Calibration(copyBytesPerS(1), aesGcm(), copyBytesPerS(cores), workers, cores);
     }
 
     /**
@@ -25,7 +26,7 @@ record Calibration(double memcpyBytesPerS, double aesGcmBytesPerS, double memory
      * copying threads move only about 1.5x what one does, so memory, not the cores, limits a run that copies
      * every byte several times.
      */
-    private static double memoryBandwidth(int threads) {
+    private static double copyBytesPerS(int threads) {
         final long n = 64L << 20;
         try (Arena a = Arena.ofShared()) {
             final MemorySegment[] src = new MemorySegment[threads];
@@ -64,23 +65,6 @@ record Calibration(double memcpyBytesPerS, double aesGcmBytesPerS, double memory
                     }
                 }
                 best = Math.max(best, 4.0 * n * threads / ((System.nanoTime() - t0) / 1e9));
-            }
-            return best;
-        }
-    }
-
-    private static double memcpy() {
-        final long n = 64L << 20;
-        try (Arena a = Arena.ofConfined()) {
-            final MemorySegment src = a.allocate(n, 64);
-            final MemorySegment dst = a.allocate(n, 64);
-            src.fill((byte) 1);
-            dst.fill((byte) 0);
-            double best = 0;
-            for (int i = 0; i < 8; i++) {
-                final long t = System.nanoTime();
-                MemorySegment.copy(src, 0, dst, 0, n);
-                best = Math.max(best, n / ((System.nanoTime() - t) / 1e9));
             }
             return best;
         }
@@ -139,7 +123,7 @@ record Calibration(double memcpyBytesPerS, double aesGcmBytesPerS, double memory
      * byte and the decryption of every D2H byte (nothing decrypts D2H ahead of time), and simgpu's own cost on that
      * thread: for each H2D message its copy engine does not decrypt (the share {@code 1 - f}, {@code SIMGPU_VERIFY}),
      * simgpu's driver copies the plaintext aside at the call (the bytes the device gets unchecked), one more memcpy
-     * per byte that a real driver does not do. Three limits, the largest wins:
+     * per byte that a real driver does not do. Four limits, the largest wins:
      * <ul>
      *   <li>the app's thread: {@code noCc + simgpuCc + h2d x (1 + (1 - f)) / memcpy + d2h / aes}, where
      *       {@code simgpuCc} is simgpu's own cost per message outside the crypto, measured in the same run's

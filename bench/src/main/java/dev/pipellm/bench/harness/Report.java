@@ -174,6 +174,7 @@ final class Report {
         params.put("cold_start", System.getenv().getOrDefault("PIPELLM_COLD_START", "agent"));
         params.put("interleaved", true);
         final ArrayNode results = d.putArray("results");
+        final double ceShare = Calibration.ceShare(verify());
         for (String w : order) {
             final Workloads.Workload wl = workloads.get(w);
             for (Harness.Mode m : modes) {
@@ -188,8 +189,7 @@ final class Report {
                 r.put("unit", unitOf(wl));
                 num(r, "ratio_to_no_cc", ratio);
                 num(r, "bound_ratio", boundRatio(w));
-                num(r, "bound_simgpu_cc_s", simgpuCcSeconds(w, cells.get(w + "/nocc").medianWall(), stats.get(w),
-                        Calibration.ceShare(verify())));
+                num(r, "bound_simgpu_cc_s", simgpuCcSeconds(w, cells.get(w + "/nocc").medianWall(), stats.get(w), ceShare));
                 num(r, "fraction_of_bound", ratio / boundRatio(w));
                 num(r, "overhead_vs_no_cc", 1 - ratio);
                 num(r, "spread", cell.runs.isEmpty() ? Double.NaN : cell.spread());
