@@ -20,11 +20,14 @@ import dev.pipellm.speculator.predict.Speculator;
  * pool's size. Slots the new plan no longer wants, slots whose IV has passed and slots of a retired
  * key are relinquished; their ciphertext never left private memory.
  *
- * <p>Idle strategy: spin, then yield, then park 200 us between polls; while the governor has paused
- * pre-encryption, park at once (nothing is planned then, so reacting late costs nothing, while spinning
- * after every event takes CPU from the app's copies: the planner used 0.4 s of CPU in a vLLM swap
- * replay of 2 x 1.2 s on a 2-core machine; parking cut the process's CPU by about a tenth). Single
- * thread: everything marked "planner" in {@link Channel} and {@link SlotPool} belongs to it.
+ * <p>Idle strategy: while slots are live (planned, encrypting or ready), spin, then yield, then park
+ * 200 us between polls, so a commit finds its slot released or its successor planned in time. With no
+ * live slot, whether the governor has paused pre-encryption or the prediction named nothing that can be
+ * pre-encrypted (vLLM's small step inputs come from pageable memory), park 1 ms at once: the first plan
+ * of a pattern comes at most that late (a weight copy of a layer takes longer), while spinning after
+ * every event, and querying the speculator after every few, takes a core from the app's copies on a
+ * small machine (docs/benchmarks.md, "pipellm against sync on vLLM"). Single thread: everything marked
+ * "planner" in {@link Channel} and {@link SlotPool} belongs to it.
  */
 final class Planner implements EventSink, Runnable {
     private static final int DRAIN_BATCH = 4096;
@@ -35,6 +38,10 @@ final class Planner implements EventSink, Runnable {
      */
     private static final int LOOKAHEAD_COPIES = 8;
     private static final int SHAPES = 64;
+    /** Park between polls while no slot is live (see the idle strategy above). */
+    private static final long QUIET_PARK_NANOS = 1_000_000L;
+    /** Park between polls after spinning and yielding while slots are live. */
+    private static final long BUSY_PARK_NANOS = 200_000L;
 
     private final EventRing ring;
     private final Speculator speculator;
@@ -114,20 +121,20 @@ final class Planner implements EventSink, Runnable {
                     replan = false;
                     plan();
                 }
-                reclaim();
+                int live = reclaim();
                 if (n > 0) {
                     idle = 0;
                     continue;
                 }
                 if (!replan) quietPasses++;   // single writer
-                if (!governor.planning()) {
-                    java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+                if (!governor.planning() || live == 0) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(QUIET_PARK_NANOS);
                 } else if (++idle < 50) {
                     Thread.onSpinWait();
                 } else if (idle < 100) {
                     Thread.yield();
                 } else {
-                    java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+                    java.util.concurrent.locks.LockSupport.parkNanos(BUSY_PARK_NANOS);
                 }
             } catch (Throwable t) {
                 counters.increment(StatCounter.WORKER_ERRORS);
@@ -198,13 +205,17 @@ final class Planner implements EventSink, Runnable {
             }
         }
         speculator.setContext(ch.id);
-        speculator.predict(prediction);
         long appSeq = ch.seq.get();
+        long maxAhead = Math.min(Channel.WINDOW - 2, pool.size());
+        // only what this plan can use: the copies it looks at, the messages the pool holds past the
+        // copies in flight (filling the buffer is most of a query's cost, and the planner queries after
+        // every batch of events)
+        long reach = ch.learnedSeq + ch.pendingMessages - appSeq;
+        speculator.predict(prediction, LOOKAHEAD_COPIES, (int) Math.min(Integer.MAX_VALUE, maxAhead + Math.max(0, reach)));
         // how deep the slots' commit record lets this prediction plan (the calibrated confidence is not a
         // gate here as in the replay's model: the workers need lead time, and a copy the speculator is
         // unsure of (just after an unpredicted one) is often the next one; the record closes what misses)
         long plannable = prediction.plannableMessages();
-        long maxAhead = Math.min(Channel.WINDOW - 2, pool.size());
         long cursor = ch.learnedSeq + ch.pendingMessages;
         final long planStart = cursor;   // a slot's depth: messages between the next one expected and it
         boolean full = false;
@@ -289,17 +300,23 @@ final class Planner implements EventSink, Runnable {
         return true;
     }
 
-    /** Slots whose IV has passed, or whose key was retired. */
-    private void reclaim() {
+    /** Relinquishes slots whose IV has passed or whose key was retired; returns how many stay live. */
+    private int reclaim() {
         SlotPool p = pool;
-        if (p == null) return;
+        if (p == null) return 0;
+        int live = 0;
         for (Slot s : p.slots) {
             Channel ch = s.channel;
             if (ch == null || s.state() == Slot.FREE) continue;
             if (ch.retired || s.epoch != ch.epoch || s.seq <= ch.seq.get() - 1) {
-                if (relinquish(s, StatCounter.RELINQUISHED_SLOTS)) replan = true;
+                if (relinquish(s, StatCounter.RELINQUISHED_SLOTS)) {
+                    replan = true;
+                    continue;
+                }
             }
+            live++;
         }
+        return live;
     }
 
     /** Drops a slot that is not being committed; true if this call dropped it. */

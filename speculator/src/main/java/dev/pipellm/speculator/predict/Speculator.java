@@ -265,6 +265,15 @@ public final class Speculator implements EventSink {
      * Returns the number of predicted messages. Allocation-free.
      */
     public int predict(PredictionBuffer out) {
+        return predict(out, config.maxPredictedCopies, config.maxPredictedMessages);
+    }
+
+    /**
+     * As {@link #predict(PredictionBuffer)}, at most {@code maxCopies} copies and {@code maxMessages} messages
+     * (each capped by the configured limits): a consumer that uses only the first few copies asks for no more,
+     * since filling the buffer is most of a query's cost.
+     */
+    public int predict(PredictionBuffer out, int maxCopies, int maxMessages) {
         if (shortStale) {
             refreshShort();
         }
@@ -274,7 +283,8 @@ public final class Speculator implements EventSink {
             return 0;
         }
         chosenCount[p]++;
-        predictors[p].predict(out, config.maxPredictedCopies, config.maxPredictedMessages, p);
+        predictors[p].predict(out, Math.min(maxCopies, config.maxPredictedCopies),
+                Math.min(maxMessages, config.maxPredictedMessages), p);
         final float factor = p == HINTS || chooser.hitLast(p) ? 1f : 0.5f;
         final int gap = slack.gapBeforePredictedCopy();
         final int context = this.context;

@@ -37,6 +37,32 @@ class SpeculatorTest {
     }
 
     @Test
+    void shouldPredictOnlyAsManyCopiesAndMessagesAsAskedForTheSameFirstCopies() {
+        final Speculator s = new Speculator(SpeculatorConfig.defaults());
+        for (int round = 0; round < 3; round++) {
+            for (int i = 0; i < 12; i++) {
+                h2d(s, 0x7f00_0000_0000L + i * 0x1000_0000L, 3 * MB + MB / 2, 1);
+            }
+        }
+        final PredictionBuffer all = s.newPredictionBuffer();
+        final PredictionBuffer few = s.newPredictionBuffer();
+        s.predict(all);
+        assertTrue(all.copyCount() > 8, "the unbounded query fills more than 8 copies");
+        s.predict(few, 3, Integer.MAX_VALUE);
+        assertEquals(3, few.copyCount());
+        for (int c = 0; c < 3; c++) {
+            assertEquals(all.copyHost(c), few.copyHost(c));
+            assertEquals(all.copyBytes(c), few.copyBytes(c));
+            assertEquals(all.copyConfidence(c), few.copyConfidence(c));
+        }
+        assertEquals(Math.min(all.plannableMessages(), few.messageCount()),
+                Math.min(few.plannableMessages(), few.messageCount()), "the same depth for what both hold");
+        s.predict(few, 100, 6);   // 4 messages a copy: the second copy reaches the limit
+        assertTrue(few.messageCount() <= 8 && few.copyCount() <= 2,
+                few.copyCount() + " copies, " + few.messageCount() + " messages");
+    }
+
+    @Test
     void shouldMarkCopyFreshWhenTheCpuWroteItsSourceSinceTheLastCopy() {
         final Speculator s = new Speculator(SpeculatorConfig.defaults());
         for (int round = 0; round < 3; round++) {
