@@ -17,6 +17,10 @@ import java.util.concurrent.atomic.LongAdder;
  *   <li>each window while planning. A window no cheaper than 97% of the baseline pauses planning
  *       (slots dropped, workers idle) for 4 windows, then 8, 16... up to 64, measuring a fresh
  *       baseline meanwhile, then tries again; a cheaper one keeps it on (and resets the pause).</li>
+ *   <li>a window (after the first) in which no slot was planned at all (nothing predicted lies in pinned
+ *       memory, or the prediction is not certain of its IVs: vLLM's small step inputs) is a baseline
+ *       window by itself, and pauses the same way: planning that plans nothing still costs the planner
+ *       a speculator query after every few events.</li>
  * </ul>
  * Planner thread only (the app threads add to {@link #bytes}/{@link #nanos}).
  */
@@ -33,7 +37,7 @@ final class Governor {
     private final boolean enabled;
     private boolean planning = true;
     private long windowStart = System.nanoTime();
-    private long windowBytes0, windowNanos0;
+    private long windowBytes0, windowNanos0, windowPlanned0;
     /** ns per byte (scaled by 1024) with nothing planned; -1 unknown. */
     private long baseline = -1;
     private int pauseLeft;
@@ -56,6 +60,7 @@ final class Governor {
         windowStart = now;
         windowBytes0 = b;
         windowNanos0 = n;
+        windowPlanned0 = counters.get(StatCounter.PLANNED_SLOTS);
         planning = true;
         firstPlanningWindow = true;
     }
@@ -81,9 +86,12 @@ final class Governor {
         if (now - windowStart < WINDOW_NANOS || b < WINDOW_BYTES) return;
         long n = nanos.sum() - windowNanos0;
         long cost = n * 1024 / Math.max(1, b);
+        long planned = counters.get(StatCounter.PLANNED_SLOTS);
+        boolean plannedNone = planned == windowPlanned0;
         windowStart = now;
         windowBytes0 += b;
         windowNanos0 += n;
+        windowPlanned0 = planned;
         if (!planning) {
             baseline = cost;
             if (--pauseLeft <= 0) {
@@ -94,6 +102,12 @@ final class Governor {
         }
         if (firstPlanningWindow) {   // the workers were catching up: judge the next one
             firstPlanningWindow = false;
+            return;
+        }
+        if (plannedNone) {   // every message took the slow path: this window was a baseline window
+            baseline = cost;
+            pause(cost, "nothing was pre-encrypted");
+            pauseLength = Math.min(MAX_PAUSE, pauseLength * 2);
             return;
         }
         if (baseline < 0 || cost * 100 < baseline * 97) {

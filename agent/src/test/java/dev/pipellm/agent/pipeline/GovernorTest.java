@@ -13,9 +13,16 @@ class GovernorTest {
     private static final long SECOND = 1_000_000_000L, WINDOW = 64L << 20;
 
     private long now;
+    private final Counters c = new Counters();
 
-    /** One window of WINDOW bytes at {@code nsPerByte}, then a tick a second later. */
+    /** One window of WINDOW bytes at {@code nsPerByte} in which slots were planned, then a tick a second later. */
     private void window(Governor g, double nsPerByte) {
+        c.increment(StatCounter.PLANNED_SLOTS);
+        idleWindow(g, nsPerByte);
+    }
+
+    /** As {@link #window}, with no slot planned. */
+    private void idleWindow(Governor g, double nsPerByte) {
         g.bytes.add(WINDOW);
         g.nanos.add((long) (WINDOW * nsPerByte));
         now += SECOND;
@@ -24,7 +31,6 @@ class GovernorTest {
 
     @Test
     void keepsPlanningWhileItIsCheaperThanTheBaseline() {
-        Counters c = new Counters();
         Governor g = new Governor(c, true);
         g.bytes.add(WINDOW);
         g.nanos.add(WINDOW / 2);            // before the pipeline: 0.5 ns/B
@@ -36,7 +42,6 @@ class GovernorTest {
 
     @Test
     void pausesWhenNotCheaperThenRetriesAfterGrowingPauses() {
-        Counters c = new Counters();
         Governor g = new Governor(c, true);
         g.bytes.add(WINDOW);
         g.nanos.add(WINDOW / 2);            // baseline 0.5 ns/B
@@ -65,7 +70,6 @@ class GovernorTest {
 
     @Test
     void measuresABaselineFirstWhenItHasNone() {
-        Counters c = new Counters();
         Governor g = new Governor(c, true);
         g.begin(now);                       // nothing before the pipeline
         window(g, 0.9);
@@ -80,7 +84,7 @@ class GovernorTest {
 
     @Test
     void shortOrSmallWindowsDecideNothing() {
-        Governor g = new Governor(new Counters(), true);
+        Governor g = new Governor(c, true);
         g.bytes.add(WINDOW);
         g.nanos.add(WINDOW / 2);
         g.begin(now);
@@ -96,9 +100,38 @@ class GovernorTest {
 
     @Test
     void offNeverPauses() {
-        Governor g = new Governor(new Counters(), false);
+        Governor g = new Governor(c, false);
         g.begin(now);
         for (int i = 0; i < 10; i++) window(g, 100);
         assertTrue(g.planning());
+    }
+
+    @Test
+    void pausesAtOnceWhenAWindowPlannedNothingAndTakesItAsTheBaseline() {
+        Governor g = new Governor(c, true);
+        g.begin(now);                       // nothing before the pipeline: no baseline
+        idleWindow(g, 0.5);                 // first window: not judged
+        assertTrue(g.planning());
+        idleWindow(g, 0.5);                 // nothing planned: a baseline window, pause for 4
+        assertFalse(g.planning());
+        assertTrue(g.justPaused());
+        for (int i = 0; i < 3; i++) {
+            idleWindow(g, 0.5);
+            assertFalse(g.planning());
+        }
+        idleWindow(g, 0.5);
+        assertTrue(g.planning(), "tries again after the pause");
+        idleWindow(g, 0.5);
+        idleWindow(g, 0.5);                 // nothing again: a longer pause (8)
+        for (int i = 0; i < 7; i++) {
+            idleWindow(g, 0.5);
+            assertFalse(g.planning());
+        }
+        idleWindow(g, 0.5);
+        assertTrue(g.planning());
+        window(g, 0.9);                     // first window, not judged
+        window(g, 0.3);                     // planned, and cheaper than the 0.5 baseline: stays on
+        assertTrue(g.planning());
+        assertEquals(2, c.get(StatCounter.PIPELINE_PAUSES));
     }
 }
