@@ -141,8 +141,9 @@ public final class Harness {
                 throw new UncheckedIOException("cannot create " + outDir, e);
             }
             final String load = readFirstLine(Path.of("/proc/loadavg"));
-            System.err.println("bench: measuring memcpy, memory bandwidth and AES-256-GCM on this machine (about 3 s)");
-            final Calibration cal = Calibration.measure(workers);
+            System.err.println("bench: measuring memcpy, memory bandwidth and AES-256-GCM on this machine (about 3 s;"
+                    + " again after each round, the best of each kept)");
+            Calibration cal = Calibration.measure(workers);
             final Map<String, Workloads.Workload> ws = new LinkedHashMap<>();
             final Map<String, Path> traces = new LinkedHashMap<>();
             final Map<String, TraceStats> stats = new LinkedHashMap<>();
@@ -184,6 +185,8 @@ public final class Harness {
                         done++;
                     }
                 }
+                progress(done, total, "calibrating again (round " + (round + 1) + "/" + repeats + " done)", started);
+                cal = cal.best(Calibration.measure(workers));
             }
             progress(done, total, "done", started);
             System.err.println();

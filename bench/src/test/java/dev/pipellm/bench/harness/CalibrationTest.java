@@ -1,6 +1,8 @@
 package dev.pipellm.bench.harness;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
@@ -53,6 +55,19 @@ class CalibrationTest {
     void shouldChargeTheAppThreadSimgpusCostPerMessage() {
         // 0.2 s of hand-offs measured in vanilla CC: app 1 + 0.2 + 0.1 = 1.3 s
         assertEquals(1.3, cal.boundSeconds(1.0, 0.5, 1_000_000_000L, 0, 1, 0.2), 1e-9);
+    }
+
+    @Test
+    void shouldKeepTheBestOfEachFigureOfTwoCalibrations() {
+        final Calibration slowMoment = new Calibration(9.6e9, 9.9e9, 10e9, 1, 2);
+        final Calibration quietMoment = new Calibration(17.5e9, 9.7e9, 21e9, 1, 2);
+        final Calibration best = slowMoment.best(quietMoment);
+        assertEquals(new Calibration(17.5e9, 9.9e9, 21e9, 1, 2), best);
+        assertEquals(best, quietMoment.best(slowMoment));
+        final long h2d = 8_000_000_000L;
+        assertTrue(best.boundSeconds(1.0, 0.2, h2d, 0, 1.0 / 16, 0) < slowMoment.boundSeconds(1.0, 0.2, h2d, 0, 1.0 / 16, 0),
+                "the faster machine allows more: a shorter bound");
+        assertThrows(IllegalArgumentException.class, () -> best.best(new Calibration(1e9, 1e9, 1e9, 3, 2)));
     }
 
     @Test
