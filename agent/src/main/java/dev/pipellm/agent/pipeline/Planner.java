@@ -26,7 +26,7 @@ import dev.pipellm.speculator.predict.Speculator;
  * pre-encrypted (vLLM's small step inputs come from pageable memory), park 1 ms at once: the first plan
  * of a pattern comes at most that late (a weight copy of a layer takes longer), while spinning after
  * every event, and querying the speculator after every few, takes a core from the app's copies on a
- * small machine (docs/benchmarks.md, "pipellm against sync on vLLM"). Single thread: everything marked
+ * small machine (docs/benchmarks.md, "What was done about it", under the vLLM results). Single thread: everything marked
  * "planner" in {@link Channel} and {@link SlotPool} belongs to it.
  */
 final class Planner implements EventSink, Runnable {
@@ -211,7 +211,8 @@ final class Planner implements EventSink, Runnable {
         // copies in flight (filling the buffer is most of a query's cost, and the planner queries after
         // every batch of events)
         long reach = ch.learnedSeq + ch.pendingMessages - appSeq;
-        speculator.predict(prediction, LOOKAHEAD_COPIES, (int) Math.min(Integer.MAX_VALUE, maxAhead + Math.max(0, reach)));
+        int maxMessages = (int) Math.min(Integer.MAX_VALUE, maxAhead + Math.max(0, reach));
+        speculator.predict(prediction, LOOKAHEAD_COPIES, maxMessages);
         // how deep the slots' commit record lets this prediction plan (the calibrated confidence is not a
         // gate here as in the replay's model: the workers need lead time, and a copy the speculator is
         // unsure of (just after an unpredicted one) is often the next one; the record closes what misses)
