@@ -17,11 +17,11 @@ import java.util.concurrent.atomic.LongAdder;
  *   <li>each window while planning. A window no cheaper than 97% of the baseline pauses planning
  *       (slots dropped, workers idle) for 4 windows, then 8, 16... up to 64, measuring a fresh
  *       baseline meanwhile, then tries again; a cheaper one keeps it on (and resets the pause).</li>
- *   <li>a window in which no slot was planned at all (nothing predicted lies in pinned memory, or the
- *       prediction is not certain of its IVs: vLLM's small step inputs), the first one included, is a
- *       baseline window by itself, and pauses the same way: planning that plans nothing still costs the
- *       planner a speculator query after every few events. The speculator keeps learning while paused,
- *       so a pattern too long to lock in the first window is planned when the pause ends.</li>
+ *   <li>a window after the first in which no slot was planned at all (nothing predicted lies in pinned
+ *       memory, or the prediction is not certain of its IVs: vLLM's small step inputs) is a baseline
+ *       window by itself, and pauses the same way: planning that plans nothing still costs the planner a
+ *       speculator query after every few events. The first window is left alone: a process's first
+ *       second may end before the speculator has locked on a pattern that it would plan.</li>
  * </ul>
  * Planner thread only (the app threads add to {@link #bytes}/{@link #nanos}).
  */
@@ -101,15 +101,14 @@ final class Governor {
             }
             return;
         }
-        if (plannedNone) {   // every message took the slow path: this window was a baseline window
-            baseline = cost;
+        if (firstPlanningWindow) {   // the workers were catching up, or the speculator locking: judge the next one
             firstPlanningWindow = false;
-            pause(cost, "nothing was pre-encrypted");
-            pauseLength = Math.min(MAX_PAUSE, pauseLength * 2);
             return;
         }
-        if (firstPlanningWindow) {   // the workers were catching up: judge the next one
-            firstPlanningWindow = false;
+        if (plannedNone) {   // every message took the slow path: this window was a baseline window
+            baseline = cost;
+            pause(cost, "nothing was pre-encrypted");
+            pauseLength = Math.min(MAX_PAUSE, pauseLength * 2);
             return;
         }
         if (baseline < 0 || cost * 100 < baseline * 97) {

@@ -111,7 +111,9 @@ class GovernorTest {
     void pausesAtOnceWhenAWindowPlannedNothingAndTakesItAsTheBaseline() {
         Governor g = new Governor(c, true);
         g.begin(now);                       // nothing before the pipeline: no baseline
-        idleWindow(g, 0.5);                 // nothing planned, even in the first window: a baseline window, pause for 4
+        idleWindow(g, 0.5);                 // first window: not judged, even with nothing planned
+        assertTrue(g.planning());
+        idleWindow(g, 0.5);                 // nothing planned: a baseline window, pause for 4
         assertFalse(g.planning());
         assertTrue(g.justPaused());
         for (int i = 0; i < 3; i++) {
@@ -120,6 +122,7 @@ class GovernorTest {
         }
         idleWindow(g, 0.5);
         assertTrue(g.planning(), "tries again after the pause");
+        idleWindow(g, 0.5);                 // first window again, not judged
         idleWindow(g, 0.5);                 // nothing again: a longer pause (8)
         for (int i = 0; i < 7; i++) {
             idleWindow(g, 0.5);
