@@ -26,8 +26,8 @@ import dev.pipellm.speculator.predict.Speculator;
  * pre-encrypted (vLLM's small step inputs come from pageable memory), park 1 ms at once: the first plan
  * of a pattern comes at most that late (a weight copy of a layer takes longer), while spinning after
  * every event, and querying the speculator after every few, takes a core from the app's copies on a
- * small machine (docs/benchmarks.md, "What was done about it", under the vLLM results). Single thread: everything marked
- * "planner" in {@link Channel} and {@link SlotPool} belongs to it.
+ * small machine (docs/benchmarks.md, "What was done about it", under the vLLM results). Single
+ * thread: everything marked "planner" in {@link Channel} and {@link SlotPool} belongs to it.
  */
 final class Planner implements EventSink, Runnable {
     private static final int DRAIN_BATCH = 4096;

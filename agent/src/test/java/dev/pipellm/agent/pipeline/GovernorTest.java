@@ -21,6 +21,16 @@ class GovernorTest {
         idleWindow(g, nsPerByte);
     }
 
+    /** A pause of {@code windows} windows: paused through all but the last, planning again after it. */
+    private void pausedFor(Governor g, int windows) {
+        for (int i = 1; i < windows; i++) {
+            idleWindow(g, 0.5);
+            assertFalse(g.planning(), "still paused after " + i + " of " + windows + " windows");
+        }
+        idleWindow(g, 0.5);
+        assertTrue(g.planning(), "tries again after the pause of " + windows);
+    }
+
     /** As {@link #window}, with no slot planned. */
     private void idleWindow(Governor g, double nsPerByte) {
         g.bytes.add(WINDOW);
@@ -52,19 +62,11 @@ class GovernorTest {
         assertFalse(g.planning());
         assertTrue(g.justPaused());
         assertFalse(g.justPaused(), "reported once");
-        for (int i = 0; i < 3; i++) {
-            window(g, 0.5);
-            assertFalse(g.planning());
-        }
-        window(g, 0.5);
-        assertTrue(g.planning(), "tries again after the pause");
+        pausedFor(g, 4);
         window(g, 0.9);                     // first window again, not judged
         window(g, 0.55);                    // still dearer: a longer pause (8)
         assertFalse(g.planning());
-        for (int i = 0; i < 7; i++) window(g, 0.5);
-        assertFalse(g.planning());
-        window(g, 0.5);
-        assertTrue(g.planning());
+        pausedFor(g, 8);
         assertEquals(2, c.get(StatCounter.PIPELINE_PAUSES));
     }
 
@@ -116,20 +118,11 @@ class GovernorTest {
         idleWindow(g, 0.5);                 // nothing planned: a baseline window, pause for 4
         assertFalse(g.planning());
         assertTrue(g.justPaused());
-        for (int i = 0; i < 3; i++) {
-            idleWindow(g, 0.5);
-            assertFalse(g.planning());
-        }
-        idleWindow(g, 0.5);
-        assertTrue(g.planning(), "tries again after the pause");
+        pausedFor(g, 4);
         idleWindow(g, 0.5);                 // first window again, not judged
         idleWindow(g, 0.5);                 // nothing again: a longer pause (8)
-        for (int i = 0; i < 7; i++) {
-            idleWindow(g, 0.5);
-            assertFalse(g.planning());
-        }
-        idleWindow(g, 0.5);
-        assertTrue(g.planning());
+        assertFalse(g.planning());
+        pausedFor(g, 8);
         window(g, 0.9);                     // first window, not judged
         window(g, 0.3);                     // planned, and cheaper than the 0.5 baseline: stays on
         assertTrue(g.planning());

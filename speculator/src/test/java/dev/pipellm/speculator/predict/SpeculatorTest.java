@@ -16,14 +16,20 @@ class SpeculatorTest {
         s.onEvent(EventType.COPY, CopyDirection.H2D, host, 0, bytes, stream, 0);
     }
 
-    @Test
-    void shouldChooseRepeatingAndSplitByChunkWhenWeightsStream() {
+    /** A speculator that has seen three tokens of {@code layers} weight copies of 3.5 MiB each. */
+    private static Speculator streamingWeights(int layers) {
         final Speculator s = new Speculator(SpeculatorConfig.defaults());
         for (int round = 0; round < 3; round++) {
-            for (int i = 0; i < 6; i++) {
+            for (int i = 0; i < layers; i++) {
                 h2d(s, 0x7f00_0000_0000L + i * 0x1000_0000L, 3 * MB + MB / 2, 1);
             }
         }
+        return s;
+    }
+
+    @Test
+    void shouldChooseRepeatingAndSplitByChunkWhenWeightsStream() {
+        final Speculator s = streamingWeights(6);
         final PredictionBuffer out = s.newPredictionBuffer();
         final int messages = s.predict(out);
         assertEquals(Speculator.REPEATING, s.chosenPredictor());
@@ -38,12 +44,7 @@ class SpeculatorTest {
 
     @Test
     void shouldPredictOnlyAsManyCopiesAndMessagesAsAskedForTheSameFirstCopies() {
-        final Speculator s = new Speculator(SpeculatorConfig.defaults());
-        for (int round = 0; round < 3; round++) {
-            for (int i = 0; i < 12; i++) {
-                h2d(s, 0x7f00_0000_0000L + i * 0x1000_0000L, 3 * MB + MB / 2, 1);
-            }
-        }
+        final Speculator s = streamingWeights(12);
         final PredictionBuffer all = s.newPredictionBuffer();
         final PredictionBuffer few = s.newPredictionBuffer();
         s.predict(all);
